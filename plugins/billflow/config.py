@@ -1,0 +1,46 @@
+"""Settings read from the environment: the only switch between embedded, compose and AWS."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing_uri: str
+    staged_uri: str
+    warehouse_path: Path
+    serving_path: Path
+    dbt_profiles_dir: Path
+    serving_conn_id: str | None
+    aws_conn_id: str
+
+    @property
+    def embedded_serving(self) -> bool:
+        return self.serving_conn_id is None
+
+
+def load_settings() -> Settings:
+    home = Path(_env("BILLFLOW_HOME", str(Path.home() / ".billflow"))).expanduser()
+    return Settings(
+        home=home,
+        landing_uri=_env("BILLFLOW_LANDING_URI", str(home / "landing")),
+        staged_uri=_env("BILLFLOW_STAGED_URI", str(home / "staged")),
+        warehouse_path=Path(_env("BILLFLOW_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))),
+        serving_path=Path(_env("BILLFLOW_SERVING_PATH", str(home / "serving.duckdb"))),
+        dbt_profiles_dir=Path(_env("BILLFLOW_DBT_PROFILES_DIR", str(DBT_PROJECT_DIR / "profiles" / "embedded"))),
+        serving_conn_id=os.environ.get("BILLFLOW_SERVING_CONN_ID") or None,
+        aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
+    )
