@@ -1,0 +1,83 @@
+# billflow: `make demo` and `make test` are all a new user needs (README).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT := $(abspath .)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -not -path 'dbt_project/target/*' 2>/dev/null)
+
+export BILLFLOW_HOME ?= $(ROOT)/.billflow
+export AIRFLOW_HOME ?= $(BILLFLOW_HOME)/airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export PYTHONPATH := $(ROOT)/plugins
+
+DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
+CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
+CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
+
+.PHONY: help install dbt-parse airflow-init demo test lint bench airflow clean
+
+help:
+	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
+	@echo "make test   - install and run the test suite"
+	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
+	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@if command -v uv >/dev/null 2>&1; then \
+		echo "installing with uv"; uv pip install --python $(PY) -r requirements.txt -e .; \
+	elif $(BIN)/pip install -q uv 2>/dev/null; then \
+		echo "installing with uv (bootstrapped by pip into the venv)"; $(BIN)/uv pip install --python $(PY) -r requirements.txt -e .; \
+	else \
+		echo "installing with pip"; $(BIN)/pip install -r requirements.txt -e .; \
+	fi
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+$(MANIFEST): $(STAMP) $(DBT_SOURCES) dbt_project/dbt_project.yml
+	cd dbt_project && $(BIN)/dbt parse --quiet --profiles-dir profiles/embedded --target warehouse
+	@touch $(MANIFEST)
+
+dbt-parse: $(MANIFEST)
+
+airflow-init: $(STAMP) $(MANIFEST)
+	@mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(BIN)/airflow pools set billflow_duckdb 1 "one writer at a time on the embedded DuckDB files" > /dev/null
+	$(BIN)/airflow pools set billflow_staging 4 "parallel staging queries" > /dev/null
+
+demo: airflow-init
+	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(DEMO_PERIOD) --format mixed \
+		--payers 2 --accounts 4 --rows 200000 --seed 42 --final
+	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
+		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43
+	$(BIN)/airflow dags test cur_daily_load > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
+		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
+	$(BIN)/airflow dags test cur_monthly_close > $(BILLFLOW_HOME)/cur_monthly_close.log 2>&1 \
+		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
+	$(BIN)/billflow invoices
+
+test: $(STAMP) $(MANIFEST)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check plugins dags tests
+	$(BIN)/ruff format --check plugins dags tests
+
+bench: $(STAMP) $(MANIFEST)
+	$(BIN)/billflow bench --rows 10000000
+
+airflow: airflow-init
+	$(BIN)/airflow standalone
+
+clean:
+	rm -rf $(BILLFLOW_HOME) dbt_project/target dbt_project/logs

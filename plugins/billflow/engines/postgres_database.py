@@ -1,0 +1,92 @@
+"""PostgreSQL adapter of the database port (the compose stack's serving db; Aurora PostgreSQL on AWS)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+
+from billflow.engines.database import create_table_sql, iter_batches
+
+
+def _pyformat(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresDatabase:
+    def __init__(self, connection: Any, name: str = "postgres") -> None:
+        """`connection` is a DB-API connection from psycopg2 (for example PostgresHook.get_conn())."""
+        self.name = name
+        self.con = connection
+        self.con.autocommit = True
+        self._in_transaction = False
+
+    @classmethod
+    def from_airflow(cls, conn_id: str) -> PostgresDatabase:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        return cls(PostgresHook(postgres_conn_id=conn_id).get_conn(), name=f"postgres:{conn_id}")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(_pyformat(sql), tuple(params))
+
+    def fetch_all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.con.cursor() as cur:
+            cur.execute(_pyformat(sql), tuple(params))
+            return cur.fetchall()
+
+    def fetch_arrow(self, sql: str) -> pa.Table:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        if self._in_transaction:
+            yield
+            return
+        self.con.autocommit = False
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        else:
+            self.con.commit()
+        finally:
+            self._in_transaction = False
+            self.con.autocommit = True
+
+    def replace_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
+        with self.transaction():
+            self.execute(f"create schema if not exists {schema}")
+            for table, rows in tables.items():
+                self.execute(f"drop table if exists {schema}.{table}")
+                self.execute(create_table_sql(schema, table, rows.schema))
+                columns = ", ".join(rows.column_names)
+                with self.con.cursor() as cur:
+                    for batch in iter_batches(rows):
+                        cur.copy_expert(
+                            f"copy {schema}.{table} ({columns}) from stdin with (format csv, null '\\N')",
+                            _csv_buffer(batch),
+                        )
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _csv_buffer(batch: pa.Table) -> io.StringIO:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+        writer.writerow(["\\N" if value is None else value for value in row])
+    buffer.seek(0)
+    return buffer

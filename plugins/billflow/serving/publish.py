@@ -1,0 +1,53 @@
+"""Publish the warehouse marts into the serving database, where the serving dbt models read them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from billflow.engines.database import Database
+
+log = logging.getLogger(__name__)
+
+MARTS_SCHEMA = "marts"
+PUBLISHED_SCHEMA = "published"
+# each published mart and the money column whose total must survive the copy to the cent
+PUBLISHED_MARTS = {"daily_costs": "billed_cost", "invoice_lines": "amount", "invoices": "total_amount"}
+
+
+class PublishError(RuntimeError):
+    """The serving copy does not match the warehouse marts."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    rows: dict[str, int]
+    billing_periods: list[str]
+
+
+def publish_marts(warehouse: Database, serving: Database) -> PublishResult:
+    """Replace the published copy of every mart in one serving transaction, then check it to the cent.
+
+    The marts are aggregates (customer x account x service x day at most), so a full copy stays small
+    and a re-run gives the same published tables.
+    """
+    tables = {name: warehouse.fetch_arrow(f"select * from {MARTS_SCHEMA}.{name}") for name in PUBLISHED_MARTS}
+    serving.replace_tables(PUBLISHED_SCHEMA, tables)
+    for name in tables:
+        _check_copy(name, warehouse, serving)
+    periods = sorted({p.strftime("%Y-%m") for p in tables["invoices"].column("billing_period").to_pylist()})
+    rows = {name: t.num_rows for name, t in tables.items()}
+    log.info("published %s for billing periods %s", rows, ", ".join(periods))
+    return PublishResult(rows, periods)
+
+
+def _check_copy(name: str, warehouse: Database, serving: Database) -> None:
+    money = PUBLISHED_MARTS[name]
+    sql = f"select count(*), coalesce(sum({money}), 0) from {{schema}}.{name}"
+    source = tuple(warehouse.fetch_all(sql.format(schema=MARTS_SCHEMA))[0])
+    copied = tuple(serving.fetch_all(sql.format(schema=PUBLISHED_SCHEMA))[0])
+    if copied != source:
+        raise PublishError(
+            f"published.{name} holds {copied[0]} rows / {money} {copied[1]}, "
+            f"the warehouse mart {source[0]} rows / {source[1]}"
+        )

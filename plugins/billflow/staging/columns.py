@@ -1,0 +1,41 @@
+"""The raw CUR columns staging reads, with their types and where each format keeps them."""
+
+from __future__ import annotations
+
+MONEY = "decimal(38, 10)"
+
+# canonical column -> staged type; money and amounts are typed decimal before anything adds them up
+RAW_COLUMNS: dict[str, str] = {
+    "bill_payer_account_id": "varchar",
+    "bill_billing_period_start_date": "timestamp",
+    "bill_bill_type": "varchar",
+    "bill_invoice_id": "varchar",
+    "line_item_usage_account_id": "varchar",
+    "line_item_line_item_type": "varchar",
+    "line_item_usage_start_date": "timestamp",
+    "line_item_product_code": "varchar",
+    "line_item_usage_type": "varchar",
+    "line_item_operation": "varchar",
+    "line_item_currency_code": "varchar",
+    "product_region": "varchar",
+    "line_item_usage_amount": MONEY,
+    "line_item_unblended_cost": MONEY,
+    "pricing_public_on_demand_cost": MONEY,
+    "savings_plan_savings_plan_a_r_n": "varchar",
+    "savings_plan_savings_plan_effective_cost": MONEY,
+    "savings_plan_total_commitment_to_date": MONEY,
+    "savings_plan_used_commitment": MONEY,
+    "reservation_reservation_a_r_n": "varchar",
+    "reservation_effective_cost": MONEY,
+    "reservation_unused_amortized_upfront_fee_for_billing_period": MONEY,
+    "reservation_unused_recurring_fee": MONEY,
+}
+
+# Where a format keeps a canonical column when the name differs; the first source present wins.
+FORMAT_SOURCES: dict[str, dict[str, list[str]]] = {
+    "legacy": {},
+    "cur2": {"product_region": ["product_region_code", "product['region']"]},
+}
+
+# Columns whose empty string means "none" (AWS writes '' in legacy CUR, null in CUR 2.0).
+BLANK_IS_NULL = {"bill_invoice_id", "savings_plan_savings_plan_a_r_n", "reservation_reservation_a_r_n"}
