@@ -1,0 +1,61 @@
+"""Real CUR files written by others (../shared/data/external) stage with totals equal to the file's."""
+
+import csv
+import os
+from collections import Counter, defaultdict
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from billflow.engines.duckdb_engine import DuckDBEngine
+from billflow.formats.csv_cur import athena_column_name, csv_to_parquet
+from billflow.formats.manifest import Delivery
+from billflow.quality.gate import enforce_gate
+from billflow.staging.stage import read_candidate, stage_delivery
+from billflow.storage.local import LocalStore
+
+# shared/ lies beside the checkout (and beside CI's clone)
+EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
+FOCUS_CONVERTERS_CUR = EXTERNAL / "focus-converters" / "sample-anonymous-aws-export-dataset.csv"
+
+
+def test_csv_headers_take_athena_column_names():
+    assert athena_column_name("lineItem/UsageAccountId") == "line_item_usage_account_id"
+    assert athena_column_name("savingsPlan/SavingsPlanARN") == "savings_plan_savings_plan_a_r_n"
+    assert athena_column_name("resourceTags/user:Team") == "resource_tags_user_team"
+    assert athena_column_name("pricing/publicOnDemandCost") == "pricing_public_on_demand_cost"
+
+
+def file_totals(path):
+    """Per line item type: rows and unblended cost, read with the csv module and exact decimals."""
+    rows, cost = Counter(), defaultdict(Decimal)
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            line_type = row["lineItem/LineItemType"]
+            rows[line_type] += 1
+            cost[line_type] += Decimal(row["lineItem/UnblendedCost"] or "0")
+    return rows, cost
+
+
+def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_totals(tmp_path):
+    key = "123412340534/sample/data/sample.parquet"
+    assert csv_to_parquet(FOCUS_CONVERTERS_CUR, tmp_path / "landing" / key) == 1281
+    delivery = Delivery("123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", "m.json", (key,))
+    staged = LocalStore(tmp_path / "staged")
+
+    result = stage_delivery(delivery, LocalStore(tmp_path / "landing"), staged, DuckDBEngine(threads=1))
+    candidate, raw_totals = read_candidate(staged, result.candidate_prefix)
+    gate = enforce_gate(candidate, raw_totals, payer_account_id="123412340534", billing_period=date(2023, 11, 1))
+
+    rows, cost = file_totals(FOCUS_CONVERTERS_CUR)
+    assert rows == {"Usage": 1269, "Tax": 12}
+    staged_rows, staged_cost = Counter(), defaultdict(Decimal)
+    for row in candidate.to_pylist():
+        staged_rows[row["line_item_type"]] += row["line_item_count"]
+        staged_cost[row["line_item_type"]] += row["unblended_cost"]
+    assert staged_rows == rows
+    assert {t: c.quantize(Decimal("0.0000000001")) for t, c in staged_cost.items()} == {
+        t: c.quantize(Decimal("0.0000000001")) for t, c in cost.items()
+    }
+    assert sum(cost.values()).quantize(Decimal("0.01")) == Decimal("1.68")
+    assert gate.passed
