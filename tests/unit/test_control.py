@@ -5,7 +5,6 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-
 from billflow.billing.close import lock_final_invoices
 from billflow.control.ledger import LedgerEntry, loaded_manifests, new_deliveries, record_loads
 from billflow.control.schema import ensure_control_tables

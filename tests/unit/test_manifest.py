@@ -14,9 +14,7 @@ def legacy_body(**overrides):
     body = {
         "assemblyId": "a1b2c3",
         "account": "111111111111",
-        "columns": [
-            {"category": "lineItem", "name": "line_item_unblended_cost", "type": "OptionalBigDecimal"}
-        ],
+        "columns": [{"category": "lineItem", "name": "line_item_unblended_cost", "type": "OptionalBigDecimal"}],
         "compression": "Parquet",
         "contentType": "Parquet",
         "reportId": "r-1",
@@ -49,10 +47,7 @@ def cur2_body(**overrides):
 def test_manifest_paths_are_recognised_by_layout():
     assert manifest_format(LEGACY_KEY) == "legacy"
     assert manifest_format(CUR2_KEY) == "cur2"
-    assert (
-        manifest_format("111111111111/acme-cur/acme-cur/year=2026/month=9/acme-cur-00001.snappy.parquet")
-        is None
-    )
+    assert manifest_format("111111111111/acme-cur/acme-cur/year=2026/month=9/acme-cur-00001.snappy.parquet") is None
     assert manifest_format("111111111111/acme-cur/20260901-20261001/other-Manifest.json") is None
 
 

@@ -4,7 +4,6 @@ from datetime import date
 from decimal import Decimal
 
 import pyarrow as pa
-
 from billflow.engines.duckdb_database import DuckDBDatabase
 from billflow.serving.publish import publish_marts
 

@@ -50,10 +50,7 @@ def totals_by_type(table, count_column):
         t[0] += row[count_column]
         t[1] += row["unblended_cost"]
         t[2] += row["amortized_cost"]
-    return {
-        k: (n, str(u.quantize(Decimal("0.01"))), str(a.quantize(Decimal("0.01"))))
-        for k, (n, u, a) in out.items()
-    }
+    return {k: (n, str(u.quantize(Decimal("0.01"))), str(a.quantize(Decimal("0.01")))) for k, (n, u, a) in out.items()}
 
 
 @pytest.mark.parametrize("source_format", ["legacy", "cur2"])

@@ -1,0 +1,150 @@
+"""End to end on the embedded default: generated CUR -> both DAGs (dag.test) -> invoices in serving."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from billflow.formats.generator import generate_cur
+
+from tests.e2e.independent import expected_invoices
+
+pytestmark = pytest.mark.e2e
+
+PERIOD = "2026-09"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, airflow_db):
+    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+    for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
+        monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def generate(home: Path, **options):
+    settings = {"period": PERIOD, "payers": 2, "accounts": 4, "days": None, "rows": 3000, "seed": 11, "fmt": "mixed"}
+    settings.update(options)
+    return generate_cur(home / "landing", **settings)
+
+
+def run(dag, **conf):
+    dagrun = dag.test(logical_date=datetime(2026, 11, 20), run_conf=conf or None)
+    return dagrun
+
+
+def task_states(dagrun) -> dict[str, str]:
+    states = {}
+    for ti in dagrun.get_task_instances():
+        states.setdefault(ti.task_id, set()).add(str(ti.state))
+    return {task_id: ",".join(sorted(s)) for task_id, s in states.items()}
+
+
+def serving_rows(home: Path, sql: str):
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def invoice_totals(home: Path) -> dict[tuple[str, str], Decimal]:
+    rows = serving_rows(
+        home, "select customer_id, strftime(billing_period, '%Y-%m'), total_amount from billing.invoices"
+    )
+    return {(customer, period): total for customer, period, total in rows}
+
+
+def snapshot(home: Path) -> dict[str, list]:
+    return {
+        table: serving_rows(home, f"select * from billing.{table} order by all")
+        for table in ("invoices", "invoice_lines", "daily_costs")
+    }
+
+
+def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(home, dags):
+    generate(home, final=True)
+
+    dagrun = run(dags["cur_daily_load"])
+
+    assert str(dagrun.state) == "success", task_states(dagrun)
+    expected = expected_invoices(home / "landing")
+    assert invoice_totals(home) == expected
+    assert {customer for customer, _ in expected} >= {"acme", "globex", "initech", "umbrella", "unassigned"}
+    assert serving_rows(home, "select distinct status from billing.invoices") == [("provisional",)]
+    ledger = serving_rows(home, "select payer_account_id, source_format from billing_control.load_ledger order by 1")
+    assert ledger == [("111111111111", "legacy"), ("222222222222", "cur2")]
+
+    close = run(dags["cur_monthly_close"])
+
+    assert str(close.state) == "success", task_states(close)
+    invoices = serving_rows(
+        home, "select customer_id, status, invoice_number, total_amount from billing.invoices order by customer_id"
+    )
+    assert [status for _, status, _, _ in invoices] == ["final"] * len(expected)
+    assert [number for _, _, number, _ in invoices] == [f"BF-202609-{i:04d}" for i in range(1, len(expected) + 1)]
+    assert {(c, PERIOD): total for c, _, _, total in invoices} == expected
+
+
+def test_running_the_load_twice_gives_identical_marts(home, dags):
+    generate(home)
+    assert str(run(dags["cur_daily_load"]).state) == "success"
+    first = snapshot(home)
+
+    again = run(dags["cur_daily_load"], force_reload=True)
+
+    assert str(again.state) == "success", task_states(again)
+    assert "success" in task_states(again)["stage_partition.stage"]
+    assert snapshot(home) == first
+
+
+def test_a_redelivered_month_replaces_its_partition_without_double_counting(home, dags):
+    generate(home)
+    assert str(run(dags["cur_daily_load"]).state) == "success"
+    before = invoice_totals(home)
+
+    generate(home, redeliver=True)
+    dagrun = run(dags["cur_daily_load"])
+
+    assert str(dagrun.state) == "success", task_states(dagrun)
+    after = invoice_totals(home)
+    assert after == expected_invoices(home / "landing")
+    assert after != before
+    manifests = serving_rows(home, "select count(distinct manifest_id) from billing_control.load_ledger")
+    assert manifests == [(4,)]  # two payers, each loaded twice: both snapshots are in the ledger
+
+
+def test_a_staged_partition_that_does_not_reconcile_stops_the_run_before_dbt(home, dags, monkeypatch):
+    from billflow.staging import stage
+
+    render = stage.render_stage_sql
+    monkeypatch.setattr(
+        stage, "render_stage_sql", lambda *a: f"select * from ({render(*a)}) where line_item_type <> 'Tax'"
+    )
+    generate(home)
+
+    dagrun = run(dags["cur_daily_load"])
+
+    states = task_states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert states["stage_partition.gate"] == "failed"
+    assert states["stage_partition.promote"] == "upstream_failed"
+    dbt_states = {state for task_id, state in states.items() if task_id.startswith("dbt_")}
+    assert dbt_states == {"upstream_failed"}
+    assert states["publish_to_serving"] == "upstream_failed"
+    assert not (home / "staged" / "cur_daily").exists()
+    assert serving_rows(home, "select count(*) from billing_control.load_ledger") == [(0,)]
+    published = serving_rows(home, "select count(*) from information_schema.tables where table_schema = 'published'")
+    assert published == [(0,)]
