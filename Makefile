@@ -16,6 +16,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export PYTHONPATH := $(ROOT)/plugins
 
 DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from airflow.sdk import Param, dag, task_group
 from billflow.orchestration import tasks
@@ -21,7 +21,7 @@ def stage_partition(delivery: dict) -> dict:
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=5)},
+    default_args=tasks.DEFAULT_ARGS,
     params={"force_reload": Param(False, type="boolean", description="Reload every delivery, loaded or not")},
     tags=["billflow", "cur"],
     doc_md=__doc__,

@@ -20,6 +20,7 @@ from billflow.orchestration.dbt_groups import dbt_task_group
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
+    default_args=tasks.DEFAULT_ARGS,
     tags=["billflow", "invoices"],
     doc_md=__doc__,
 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import itertools
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -40,9 +41,13 @@ def generate(home: Path, **options):
     return generate_cur(home / "landing", **settings)
 
 
+_runs = itertools.count()
+
+
 def run(dag, **conf):
-    dagrun = dag.test(logical_date=datetime(2026, 11, 20), run_conf=conf or None)
-    return dagrun
+    """One dag.test() run; each gets its own logical date (the metadata db keeps every run)."""
+    logical_date = datetime(2026, 11, 20, tzinfo=UTC) + timedelta(minutes=next(_runs))
+    return dag.test(logical_date=logical_date, run_conf=conf or None)
 
 
 def task_states(dagrun) -> dict[str, str]:

@@ -33,7 +33,9 @@ def test_the_daily_load_stages_each_partition_in_a_mapped_group_gated_before_dbt
 
     assert {"stage_partition.stage", "stage_partition.gate", "stage_partition.promote"} <= task_ids
     dbt_tasks = sorted(t for t in task_ids if t.startswith("dbt_warehouse."))
-    assert any(t.endswith(".run") for t in dbt_tasks) and any(t.endswith(".test") for t in dbt_tasks)
+    # one `dbt build` task per model (the model, then its tests), plus reconciliation tests across models
+    assert {f"dbt_warehouse.{m}_model_build" for m in ("daily_costs", "invoice_lines", "invoices")} <= task_ids
+    assert "dbt_warehouse.assert_daily_costs_reconcile_to_staged_test" in task_ids
     first_dbt = [dag.get_task(t) for t in dbt_tasks if not dag.get_task(t).upstream_task_ids & set(dbt_tasks)]
     assert first_dbt and all("stage_partition.promote" in t.upstream_task_ids for t in first_dbt)
     assert dag.get_task("publish_to_serving").upstream_task_ids <= {t for t in dbt_tasks}

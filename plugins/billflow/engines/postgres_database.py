@@ -17,6 +17,45 @@ def _pyformat(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+# Arrow type of a result column, by PostgreSQL type OID (Redshift uses the same OIDs)
+_NUMERIC_OID = 1700
+_ARROW_TYPES = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    19: pa.string(),
+    25: pa.string(),
+    1042: pa.string(),
+    1043: pa.string(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _arrow_type(column: Any) -> pa.DataType | None:
+    """The declared type of a result column; None where only the values can tell (unconstrained numeric)."""
+    if column.type_code == _NUMERIC_OID:
+        precision, scale = column.precision, column.scale
+        if precision is None or not 0 < precision <= 76:  # 65535: numeric without (precision, scale)
+            return None
+        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+    return _ARROW_TYPES.get(column.type_code)
+
+
+def _arrow_column(column: Any, values: list[Any]) -> pa.Array:
+    declared = _arrow_type(column)
+    if declared is not None:
+        return pa.array(values, type=declared)
+    inferred = pa.array(values)
+    if column.type_code == _NUMERIC_OID and not pa.types.is_decimal(inferred.type):
+        return pa.array(values, type=pa.decimal128(38, 10))  # no values to infer from: money's type
+    return inferred
+
+
 class PostgresDatabase:
     def __init__(self, connection: Any, name: str = "postgres") -> None:
         """`connection` is a DB-API connection from psycopg2 (for example PostgresHook.get_conn())."""
@@ -41,11 +80,15 @@ class PostgresDatabase:
             return cur.fetchall()
 
     def fetch_arrow(self, sql: str) -> pa.Table:
+        """Column types come from the result's declared types, not from the values: numeric(38, 10) stays
+        decimal128(38, 10) (and an empty result keeps its types) for the tables created from it."""
         with self.con.cursor() as cur:
             cur.execute(sql)
-            names = [d[0] for d in cur.description]
+            columns = list(cur.description)
             rows = cur.fetchall()
-        return pa.table({name: [row[i] for row in rows] for i, name in enumerate(names)})
+        return pa.table(
+            {column.name: _arrow_column(column, [row[i] for row in rows]) for i, column in enumerate(columns)}
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

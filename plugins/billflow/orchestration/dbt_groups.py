@@ -20,7 +20,7 @@ def dbt_task_group(group_id: str, target: str, select: list[str]) -> DbtTaskGrou
     """Models selected from the billflow dbt project, run against one profile target."""
     settings = load_settings()
     project_config = ProjectConfig(
-        dbt_project_path=DBT_PROJECT_DIR, project_name="billflow", install_dbt_deps=False, partial_parse=False
+        dbt_project_path=DBT_PROJECT_DIR, project_name="billflow", install_dbt_deps=False, partial_parse=True
     )
     # A plain local Path: Cosmos would wrap the manifest in an ObjectStoragePath, whose provider discovery
     # costs about a second of every DAG parse.
@@ -37,7 +37,9 @@ def dbt_task_group(group_id: str, target: str, select: list[str]) -> DbtTaskGrou
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=select,
-            test_behavior=TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.BUILD,
+            # tests that join two models (reconciliations) run once both parents are built
+            should_detach_multiple_parents_tests=True,
             enable_mock_profile=False,
         ),
         operator_args={"pool": DUCKDB_POOL},

@@ -7,7 +7,8 @@ parsing a DAG file stays fast.
 from __future__ import annotations
 
 import logging
-from datetime import date
+import os
+from datetime import date, timedelta
 from typing import Any
 
 from airflow.sdk import AssetAlias, PokeReturnValue, get_current_context, task
@@ -18,6 +19,11 @@ log = logging.getLogger(__name__)
 
 DUCKDB_POOL = "billflow_duckdb"  # one writer at a time on the embedded DuckDB files
 STAGING_POOL = "billflow_staging"  # bounds parallel staging queries
+
+DEFAULT_ARGS = {
+    "retries": int(os.environ.get("BILLFLOW_TASK_RETRIES", "2")),
+    "retry_delay": timedelta(minutes=5),
+}
 
 
 def _settings():
@@ -71,9 +77,10 @@ def sense_new_deliveries() -> PokeReturnValue:
     return PokeReturnValue(is_done=bool(todo), xcom_value=[d.to_dict() for d in todo])
 
 
-@task(pool=STAGING_POOL, map_index_template="{{ task.op_kwargs['delivery']['payer_account_id'] }}")
+@task(pool=STAGING_POOL, map_index_template="{{ partition_label }}")
 def stage(delivery: dict[str, Any]) -> dict[str, Any]:
     """Stage one delivery into a candidate partition (the live partition is untouched)."""
+    get_current_context()["partition_label"] = f"{delivery['payer_account_id']} {delivery['billing_period'][:7]}"
     from billflow.engines.factory import landing_store, query_engine, staged_store
     from billflow.formats.manifest import Delivery
     from billflow.staging.stage import stage_delivery

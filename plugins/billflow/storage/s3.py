@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from billflow.storage.base import split_s3_uri
+
+_DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 
 
 def s3_client(aws_conn_id: str) -> Any:
@@ -15,6 +18,9 @@ def s3_client(aws_conn_id: str) -> Any:
 
 
 class S3Store:
+    """Prefixes are folders, as in LocalStore: 'a/b' is the key 'a/b' itself or the keys under 'a/b/',
+    never 'a/bc' (so staging manifest 'm-1' cannot touch the candidate of 'm-10')."""
+
     def __init__(self, root_uri: str, aws_conn_id: str = "aws_default", client: Any = None) -> None:
         self.bucket, prefix = split_s3_uri(root_uri.rstrip("/"))
         self.prefix = f"{prefix}/" if prefix else ""
@@ -31,16 +37,23 @@ class S3Store:
     def _full(self, key: str) -> str:
         return f"{self.prefix}{key.lstrip('/')}"
 
-    def _iter_objects(self, prefix: str):
+    def _iter_objects(self, prefix: str) -> Iterator[dict[str, Any]]:
+        folder = prefix.strip("/")
+        full = self._full(folder)
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._full(prefix)):
-            yield from page.get("Contents", [])
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+            for obj in page.get("Contents", []):
+                if not folder or obj["Key"] == full or obj["Key"].startswith(f"{full}/"):
+                    yield obj
 
     def list_keys(self, prefix: str = "") -> list[str]:
         return sorted(obj["Key"][len(self.prefix) :] for obj in self._iter_objects(prefix))
 
     def read_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._full(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(self.uri(key)) from exc
 
     def write_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
@@ -49,28 +62,41 @@ class S3Store:
         response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._full(key), MaxKeys=1)
         return any(obj["Key"] == self._full(key) for obj in response.get("Contents", []))
 
+    def _delete_full_keys(self, full_keys: list[str]) -> None:
+        for start in range(0, len(full_keys), _DELETE_BATCH):
+            batch = [{"Key": k} for k in full_keys[start : start + _DELETE_BATCH]]
+            response = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            # DeleteObjects reports per-key failures in the response body, with HTTP 200
+            errors = response.get("Errors", [])
+            if errors:
+                first = errors[0]
+                raise OSError(
+                    f"could not delete {len(errors)} objects from s3://{self.bucket}, "
+                    f"e.g. {first.get('Key')}: {first.get('Code')} {first.get('Message')}"
+                )
+
     def delete_prefix(self, prefix: str) -> None:
-        keys = [{"Key": obj["Key"]} for obj in self._iter_objects(prefix)]
-        for start in range(0, len(keys), 1000):
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys[start : start + 1000]})
+        self._delete_full_keys([obj["Key"] for obj in self._iter_objects(prefix)])
 
     def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
         # S3 has no rename: copy the new objects over, then drop what the new set does not have.
-        source_keys = self.list_keys(source_prefix)
+        source, target = source_prefix.strip("/"), target_prefix.strip("/")
+        source_keys = self.list_keys(source)
+        if not source_keys:
+            # as LocalStore's rename would: never empty the target because the source is missing
+            raise FileNotFoundError(f"nothing under {self.uri(source)} to move to {self.uri(target)}")
         new_keys = set()
         for key in source_keys:
-            target_key = target_prefix.rstrip("/") + "/" + key[len(source_prefix.rstrip("/")) + 1 :]
+            target_key = f"{target}/{key[len(source) + 1 :]}" if key != source else target
             self.client.copy_object(
                 Bucket=self.bucket,
                 Key=self._full(target_key),
                 CopySource={"Bucket": self.bucket, "Key": self._full(key)},
             )
             new_keys.add(target_key)
-        stale = [k for k in self.list_keys(target_prefix) if k not in new_keys]
-        for start in range(0, len(stale), 1000):
-            batch = [{"Key": self._full(k)} for k in stale[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
-        self.delete_prefix(source_prefix)
+        stale = [self._full(k) for k in self.list_keys(target) if k not in new_keys]
+        self._delete_full_keys(stale)
+        self.delete_prefix(source)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"

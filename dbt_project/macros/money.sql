@@ -1,0 +1,50 @@
+{#-
+    Money arithmetic that gives the same digits on DuckDB, Postgres and Redshift.
+
+    * Never divide decimals (DuckDB turns decimal / decimal into DOUBLE; Postgres and
+      Redshift truncate integer division): scale by multiplying with a decimal literal.
+    * Always cast with explicit precision and scale (decimal without them is (18,3) in
+      DuckDB and (18,0) in Redshift).
+    * Keep intermediate precision <= 38 on every engine (Redshift adds one digit of
+      precision to a product: p1 + p2 + 1).
+-#}
+
+{#- Apply a percentage adjustment (+ markup, - discount) to a decimal(38,10) cost. -#}
+{% macro apply_adjustment_pct(cost, adjustment_pct) -%}
+    {{ return(adapter.dispatch('apply_adjustment_pct', 'billflow')(cost, adjustment_pct)) }}
+{%- endmacro %}
+
+{% macro default__apply_adjustment_pct(cost, adjustment_pct) -%}
+    cast(
+        cast({{ cost }} as decimal(27, 10))
+        * cast(1 + cast({{ adjustment_pct }} as decimal(9, 4)) * cast(0.01 as decimal(3, 2)) as decimal(10, 6))
+        as decimal(38, 10)
+    )
+{%- endmacro %}
+
+
+{#-
+    Round half away from zero to `scale` decimals and return decimal(18, scale).
+    Written with floor() so it does not depend on each engine's round()/cast rounding
+    mode (half-even vs half-up): 0.125 -> 0.13, -0.125 -> -0.13.
+-#}
+{% macro round_half_away_from_zero(expression, scale=2) -%}
+    {{ return(adapter.dispatch('round_half_away_from_zero', 'billflow')(expression, scale)) }}
+{%- endmacro %}
+
+{% macro default__round_half_away_from_zero(expression, scale=2) -%}
+    {%- set factor = 'cast(1' ~ ('0' * scale) ~ ' as decimal(' ~ (scale + 1) ~ ', 0))' -%}
+    {%- set unit = 'cast(' ~ ('1' if scale == 0 else '0.' ~ ('0' * (scale - 1)) ~ '1')
+        ~ ' as decimal(' ~ (scale + 1) ~ ', ' ~ scale ~ '))' -%}
+    {%- set value = 'cast(' ~ expression ~ ' as decimal(30, 10))' -%}
+    {%- set half = 'cast(0.5 as decimal(2, 1))' -%}
+    cast(
+        case
+            when {{ value }} < 0
+                then -cast(floor(-{{ value }} * {{ factor }} + {{ half }}) as decimal(30, 0))
+            else cast(floor({{ value }} * {{ factor }} + {{ half }}) as decimal(30, 0))
+        end
+        * {{ unit }}
+        as decimal(18, {{ scale }})
+    )
+{%- endmacro %}

@@ -1,0 +1,6 @@
+"""`python -m billflow ...`"""
+
+from billflow.cli.main import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

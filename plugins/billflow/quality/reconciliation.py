@@ -1,0 +1,133 @@
+"""Reconciliation of a staged partition against the raw CUR totals, per line item type.
+
+Pure Arrow + Decimal: no Great Expectations import here. The gate validates the rows built here with
+the `staged_reconciliation` suite.
+"""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# Enough digits for any difference of two decimal(76, 10) sums: Python's default context (28 digits)
+# would round silently. Subtraction must be exact (trapped); only the final step rounds to cents.
+_EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.Overflow, decimal.InvalidOperation])
+_TO_CENTS = decimal.Context(prec=100, rounding=ROUND_HALF_UP, traps=[decimal.Overflow, decimal.InvalidOperation])
+_CENT = Decimal("0.01")
+
+RECONCILIATION_COLUMNS = (
+    "line_item_type",
+    "in_raw",
+    "in_staged",
+    "raw_row_count",
+    "staged_row_count",
+    "staged_line_item_count",
+    "raw_unblended_cost",
+    "staged_unblended_cost",
+    "raw_amortized_cost",
+    "staged_amortized_cost",
+    "unblended_diff_cents",
+    "amortized_diff_cents",
+    "line_item_count_diff",
+)
+
+
+@dataclass(frozen=True)
+class _Totals:
+    rows: int | None
+    line_item_count: int | None
+    unblended_cost: Decimal | None
+    amortized_cost: Decimal | None
+
+
+def exact_difference(staged: Decimal, raw: Decimal) -> Decimal:
+    """staged - raw without any rounding (raises decimal.Inexact rather than round)."""
+    return _EXACT.subtract(staged, raw)
+
+
+def diff_cents(staged: Decimal | None, raw: Decimal | None) -> int | None:
+    """(staged - raw) in whole cents, rounded half away from zero; None when a side is null."""
+    if staged is None or raw is None:
+        return None
+    difference = exact_difference(staged, raw)
+    return int(_TO_CENTS.quantize(difference, _CENT).scaleb(2, _TO_CENTS))
+
+
+def staged_totals(candidate: pa.Table) -> dict[str | None, _Totals]:
+    """Totals of the staged partition per line_item_type, summed exactly (decimal256: cannot overflow)."""
+    import pyarrow as pa
+
+    table = candidate.select(["line_item_type", "unblended_cost", "amortized_cost", "line_item_count"])
+    wide = pa.decimal256(76, 10)
+    table = table.set_column(1, "unblended_cost", table["unblended_cost"].cast(wide))
+    table = table.set_column(2, "amortized_cost", table["amortized_cost"].cast(wide))
+    grouped = table.group_by("line_item_type", use_threads=False).aggregate(
+        [
+            ([], "count_all"),
+            ("line_item_count", "sum"),
+            ("unblended_cost", "sum"),
+            ("amortized_cost", "sum"),
+        ]
+    )
+    return {
+        row["line_item_type"]: _Totals(
+            rows=row["count_all"],
+            line_item_count=row["line_item_count_sum"],
+            unblended_cost=row["unblended_cost_sum"],
+            amortized_cost=row["amortized_cost_sum"],
+        )
+        for row in grouped.to_pylist()
+    }
+
+
+def reconciliation_rows(candidate: pa.Table, raw_totals: pa.Table) -> list[dict]:
+    """Outer join of raw_totals with the staged totals on line_item_type, one dict per row.
+
+    A type missing on one side gets zero totals on that side (so its differences are the other side's
+    totals) and in_raw / in_staged False. Duplicate raw types are kept as separate rows (the suite's
+    uniqueness check fails on them).
+    """
+    staged = staged_totals(candidate)
+    zero = _Totals(rows=0, line_item_count=0, unblended_cost=Decimal(0), amortized_cost=Decimal(0))
+    rows: list[dict] = []
+    seen: set[str | None] = set()
+    for raw in raw_totals.select(["line_item_type", "raw_row_count", "unblended_cost", "amortized_cost"]).to_pylist():
+        key = raw["line_item_type"]
+        seen.add(key)
+        raw_side = _Totals(
+            rows=raw["raw_row_count"],
+            line_item_count=raw["raw_row_count"],
+            unblended_cost=raw["unblended_cost"],
+            amortized_cost=raw["amortized_cost"],
+        )
+        rows.append(_row(key, raw_side, staged.get(key, zero), in_raw=True, in_staged=key in staged))
+    for key, staged_side in staged.items():
+        if key not in seen:
+            rows.append(_row(key, zero, staged_side, in_raw=False, in_staged=True))
+    return rows
+
+
+def _row(key: str | None, raw: _Totals, staged: _Totals, *, in_raw: bool, in_staged: bool) -> dict:
+    count_diff = None
+    if raw.line_item_count is not None and staged.line_item_count is not None:
+        count_diff = staged.line_item_count - raw.line_item_count
+    return {
+        "line_item_type": key,
+        "in_raw": in_raw,
+        "in_staged": in_staged,
+        "raw_row_count": raw.rows,
+        "staged_row_count": staged.rows,
+        "staged_line_item_count": staged.line_item_count,
+        "raw_unblended_cost": raw.unblended_cost,
+        "staged_unblended_cost": staged.unblended_cost,
+        "raw_amortized_cost": raw.amortized_cost,
+        "staged_amortized_cost": staged.amortized_cost,
+        "unblended_diff_cents": diff_cents(staged.unblended_cost, raw.unblended_cost),
+        "amortized_diff_cents": diff_cents(staged.amortized_cost, raw.amortized_cost),
+        "line_item_count_diff": count_diff,
+    }

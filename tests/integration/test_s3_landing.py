@@ -1,0 +1,326 @@
+"""The landing zone and the staged area on S3 (MinIO in compose, S3 on AWS), against a moto S3 server
+started here: S3Store through the Airflow connection aws_default, DuckDB reading and writing s3://
+through the s3fs file system duckdb_engine.py registers, and a legacy CUR delivery from discovery to
+a promoted staged partition.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import urllib.request
+from datetime import date
+
+import boto3
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from billflow.engines.duckdb_engine import DuckDBEngine
+from billflow.formats.discovery import discover_deliveries
+from billflow.staging.stage import promote_candidate, read_candidate, stage_delivery
+from billflow.storage import s3 as s3_module
+from billflow.storage.base import open_store
+from billflow.storage.local import LocalStore
+from billflow.storage.s3 import S3Store
+from moto.server import ThreadedMotoServer
+
+from tests.integration.conftest import free_port
+from tests.rawcur import EXPECTED_TOTALS, PAYER, raw_table
+from tests.unit.test_staging import totals_by_type
+
+LANDING, STAGED = "billflow-landing", "billflow-staged"
+REGION = "eu-west-1"
+REPORT = "billflow-cur"
+DATA_KEY = f"{PAYER}/{REPORT}/{REPORT}/year=2026/month=9/{REPORT}-00001.snappy.parquet"
+MANIFEST_KEY = f"{PAYER}/{REPORT}/20260901-20261001/{REPORT}-Manifest.json"
+LIVE_KEY = f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet"
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint():
+    request_log = logging.getLogger("werkzeug")  # one line per S3 request otherwise
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        request_log.setLevel(level)
+
+
+@pytest.fixture
+def s3(moto_endpoint, monkeypatch):
+    """An empty moto S3 with the two billflow buckets; aws_default points at it (credentials in the connection)."""
+    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "billflow-test-key",
+                "password": "billflow-test-secret",
+                "extra": {"endpoint_url": moto_endpoint, "region_name": REGION},
+            }
+        ),
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id="billflow-test-key",
+        aws_secret_access_key="billflow-test-secret",
+    )
+    for bucket in (LANDING, STAGED):
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="snappy")
+    return sink.getvalue()
+
+
+def land_legacy_delivery(client, assembly_id: str, table: pa.Table) -> None:
+    """A legacy CUR delivery as AWS writes it: the data file, then the manifest at the canonical path."""
+    client.put_object(Bucket=LANDING, Key=DATA_KEY, Body=parquet_bytes(table))
+    manifest = {
+        "assemblyId": assembly_id,
+        "account": PAYER,
+        "reportName": REPORT,
+        "bucket": LANDING,
+        "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"},
+        "reportKeys": [DATA_KEY],
+        "columns": [{"category": name.split("_")[0], "name": name} for name in table.column_names],
+    }
+    client.put_object(Bucket=LANDING, Key=MANIFEST_KEY, Body=json.dumps(manifest).encode())
+
+
+def live_partition(engine: DuckDBEngine, staged: S3Store) -> pa.Table:
+    """The promoted partition, read back by DuckDB from s3:// as dbt's warehouse target reads it."""
+    return engine.query_arrow(f"select * from {engine.raw_relation([staged.uri(LIVE_KEY)])}")
+
+
+def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing = open_store(f"s3://{LANDING}")
+    staged = open_store(f"s3://{STAGED}")
+    assert isinstance(landing, S3Store) and isinstance(staged, S3Store)
+
+    found = discover_deliveries(landing)
+
+    assert (found.incomplete, found.rejected) == ([], [])
+    [delivery] = found.deliveries
+    assert (delivery.payer_account_id, delivery.billing_period, delivery.manifest_id, delivery.source_format) == (
+        PAYER,
+        date(2026, 9, 1),
+        "assembly-1",
+        "legacy",
+    )
+    assert delivery.data_uris == (f"s3://{LANDING}/{DATA_KEY}",)
+
+    engine = DuckDBEngine(threads=1)
+    result = stage_delivery(delivery, landing, staged, engine)
+
+    assert (result.raw_rows, result.staged_rows) == (12, 11)
+    prefix = f"_candidates/{PAYER}-2026-09-assembly-1"
+    assert result.candidate_prefix == prefix
+    assert staged.list_keys() == [f"{prefix}/data/part-0.parquet", f"{prefix}/raw_totals.parquet"]
+    candidate, raw_totals = read_candidate(staged, prefix)
+    assert totals_by_type(candidate, "line_item_count") == EXPECTED_TOTALS
+    assert totals_by_type(raw_totals, "raw_row_count") == EXPECTED_TOTALS
+    assert str(candidate.schema.field("amortized_cost").type) == "decimal128(38, 10)"
+
+    assert promote_candidate(staged, delivery, prefix) == f"cur_daily/payer={PAYER}/period=2026-09"
+
+    assert staged.list_keys() == [LIVE_KEY]
+    live = live_partition(engine, staged)
+    assert totals_by_type(live, "line_item_count") == EXPECTED_TOTALS
+    assert set(live.column("manifest_id").to_pylist()) == {"assembly-1"}
+    assert landing.list_keys() == sorted([DATA_KEY, MANIFEST_KEY])  # the landing zone is only read
+    engine.close()
+
+
+def test_a_redelivery_that_overwrites_the_data_file_replaces_the_partition(s3):
+    """AWS rewrites a legacy report's data files under the same keys: the second staging (a new engine in the
+    same process, as dag.test and a reused worker run it) must read the new bytes, not a cached listing."""
+    landing, staged = S3Store(f"s3://{LANDING}"), S3Store(f"s3://{STAGED}")
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    [first] = discover_deliveries(landing).deliveries
+    engine = DuckDBEngine(threads=1)
+    promote_candidate(staged, first, stage_delivery(first, landing, staged, engine).candidate_prefix)
+    engine.close()
+
+    restated = raw_table("legacy")
+    restated = restated.filter(pa.compute.not_equal(restated["line_item_line_item_type"], "Credit"))
+    land_legacy_delivery(s3, "assembly-2", restated)
+    [second] = discover_deliveries(landing).deliveries
+    engine = DuckDBEngine(threads=1)
+    result = stage_delivery(second, landing, staged, engine)
+    promote_candidate(staged, second, result.candidate_prefix)
+
+    assert second.manifest_id == "assembly-2"
+    assert (result.raw_rows, result.staged_rows) == (11, 10)
+    assert staged.list_keys() == [LIVE_KEY]
+    live = live_partition(engine, staged)
+    assert set(live.column("manifest_id").to_pylist()) == {"assembly-2"}
+    assert totals_by_type(live, "line_item_count") == {k: v for k, v in EXPECTED_TOTALS.items() if k != "Credit"}
+    engine.close()
+
+
+def test_a_staged_root_with_a_prefix_keeps_its_keys_relative(s3):
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing, staged = S3Store(f"s3://{LANDING}"), S3Store(f"s3://{STAGED}/billflow/staged/")
+    [delivery] = discover_deliveries(landing).deliveries
+    engine = DuckDBEngine(threads=1)
+
+    promote_candidate(staged, delivery, stage_delivery(delivery, landing, staged, engine).candidate_prefix)
+
+    assert staged.list_keys() == [LIVE_KEY]
+    listed = s3.list_objects_v2(Bucket=STAGED)["Contents"]
+    assert [obj["Key"] for obj in listed] == [f"billflow/staged/{LIVE_KEY}"]
+    assert totals_by_type(live_partition(engine, staged), "line_item_count") == EXPECTED_TOTALS
+    engine.close()
+
+
+# --- the object-store port: S3Store behaves as LocalStore does ---------------------------------------
+
+
+@pytest.fixture(params=["s3", "local"])
+def store(request, tmp_path):
+    """A store rooted below the bucket root (s3://billflow-staged/root), or the LocalStore equivalent."""
+    if request.param == "local":
+        return LocalStore(tmp_path / "root")
+    request.getfixturevalue("s3")
+    return S3Store(f"s3://{STAGED}/root")
+
+
+def fill(store, keys):
+    for key in keys:
+        store.write_bytes(key, key.encode())
+
+
+def test_written_objects_are_listed_read_and_exist(store):
+    fill(store, ["b/2.parquet", "a/1.json", "a/sub/3.txt"])
+
+    assert store.list_keys() == ["a/1.json", "a/sub/3.txt", "b/2.parquet"]
+    assert store.list_keys("a") == ["a/1.json", "a/sub/3.txt"]
+    assert store.list_keys("a/") == ["a/1.json", "a/sub/3.txt"]
+    assert store.list_keys("a/1.json") == ["a/1.json"]
+    assert store.list_keys("nothing") == []
+    assert store.read_bytes("a/sub/3.txt") == b"a/sub/3.txt"
+    assert store.exists("a/1.json")
+    assert not store.exists("a/1.js")
+    assert not store.exists("c/1.json")
+    with pytest.raises(FileNotFoundError):
+        store.read_bytes("c/1.json")
+
+
+def test_overwriting_an_object_replaces_its_bytes(store):
+    store.write_bytes("k/v", b"one")
+    store.write_bytes("k/v", b"two")
+
+    assert store.read_bytes("k/v") == b"two"
+    assert store.list_keys() == ["k/v"]
+
+
+def test_a_prefix_is_a_folder_not_the_start_of_a_name(store):
+    fill(store, ["_candidates/p-m-1/data/part-0.parquet", "_candidates/p-m-10/data/part-0.parquet"])
+
+    assert store.list_keys("_candidates/p-m-1") == ["_candidates/p-m-1/data/part-0.parquet"]
+    store.delete_prefix("_candidates/p-m-1")
+
+    assert store.list_keys() == ["_candidates/p-m-10/data/part-0.parquet"]
+
+
+def test_delete_prefix_drops_the_folder_and_keeps_the_rest(store):
+    fill(store, ["x/1", "x/y/2", "z/3"])
+
+    store.delete_prefix("x")
+    store.delete_prefix("missing")
+
+    assert store.list_keys() == ["z/3"]
+
+
+def test_replace_prefix_leaves_the_target_holding_exactly_the_source(store):
+    fill(store, ["live/p=1/old-only.parquet", "live/p=1/part-0.parquet", "live/p=2/part-0.parquet"])
+    store.write_bytes("cand/data/part-0.parquet", b"new")
+    store.write_bytes("cand/data/extra/part-1.parquet", b"new-1")
+
+    store.replace_prefix("cand/data", "live/p=1")
+
+    assert store.list_keys() == [
+        "live/p=1/extra/part-1.parquet",
+        "live/p=1/part-0.parquet",
+        "live/p=2/part-0.parquet",
+    ]
+    assert store.read_bytes("live/p=1/part-0.parquet") == b"new"
+    assert store.read_bytes("live/p=2/part-0.parquet") == b"live/p=2/part-0.parquet"
+
+
+def test_replace_prefix_from_a_missing_source_keeps_the_target(store, request):
+    if isinstance(store, LocalStore):
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="LocalStore.replace_prefix renames the live folder away before it finds the source "
+                "missing: the partition is left as .<name>.<uuid>.old (fix belongs in storage/local.py)",
+            )
+        )
+    fill(store, ["live/p=1/part-0.parquet"])
+
+    with pytest.raises(FileNotFoundError):
+        store.replace_prefix("cand/none", "live/p=1")
+
+    assert store.list_keys() == ["live/p=1/part-0.parquet"]
+
+
+def test_s3_store_keys_and_uris(s3):
+    store = S3Store(f"s3://{LANDING}/cur/")
+    fill(store, ["111111111111/r/m.json"])
+
+    assert store.root_uri == f"s3://{LANDING}/cur"
+    assert store.uri("111111111111/r/m.json") == f"s3://{LANDING}/cur/111111111111/r/m.json"
+    assert store.key_from_uri(f"s3://{LANDING}/cur/111111111111/r/m.json") == "111111111111/r/m.json"
+    assert store.key_from_uri("/111111111111/r/m.json") == "111111111111/r/m.json"
+    with pytest.raises(ValueError, match="outside the landing zone"):
+        store.key_from_uri("s3://other-bucket/cur/111111111111/r/m.json")
+    with pytest.raises(ValueError, match="outside the landing zone"):
+        store.key_from_uri(f"s3://{LANDING}/elsewhere/m.json")
+    assert S3Store(f"s3://{LANDING}").list_keys() == ["cur/111111111111/r/m.json"]
+
+
+def test_deletes_go_in_batches_of_what_one_request_takes(s3, monkeypatch):
+    monkeypatch.setattr(s3_module, "_DELETE_BATCH", 3)  # 1000 on S3; 3 keeps the test quick
+    store = S3Store(f"s3://{STAGED}")
+    fill(store, ["keep/me", *(f"many/{i:02d}" for i in range(10))])
+    sent = []
+    store.client.meta.events.register(
+        "provide-client-params.s3.DeleteObjects", lambda params, **_: sent.append(len(params["Delete"]["Objects"]))
+    )
+
+    store.delete_prefix("many")
+
+    assert sent == [3, 3, 3, 1]
+    assert store.list_keys() == ["keep/me"]
+
+
+def test_a_delete_that_s3_refuses_raises():
+    class RefusingClient:
+        def get_paginator(self, _name):
+            return self
+
+        def paginate(self, **_):
+            return [{"Contents": [{"Key": "x/1"}, {"Key": "x/2"}]}]
+
+        def delete_objects(self, **_):
+            return {"Errors": [{"Key": "x/2", "Code": "AccessDenied", "Message": "Access Denied"}]}
+
+    with pytest.raises(OSError, match=r"could not delete 1 objects .* x/2: AccessDenied"):
+        S3Store("s3://bucket", client=RefusingClient()).delete_prefix("x")

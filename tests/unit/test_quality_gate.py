@@ -1,0 +1,475 @@
+"""The staging gate (billflow.quality.gate): GX suites in expectations/ on small exact tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from billflow import config
+from billflow.quality import gate
+from billflow.quality.gate import GateFailed, SuiteDefinitionError, check_staged_partition, enforce_gate
+
+PAYER = "111111111111"
+PERIOD = dt.date(2026, 9, 1)
+MONEY = pa.decimal128(38, 10)
+
+STAGED_SCHEMA = pa.schema(
+    [
+        ("billing_period", pa.date32()),
+        ("payer_account_id", pa.string()),
+        ("usage_account_id", pa.string()),
+        ("usage_date", pa.date32()),
+        ("line_item_type", pa.string()),
+        ("product_code", pa.string()),
+        ("usage_type", pa.string()),
+        ("operation", pa.string()),
+        ("region", pa.string()),
+        ("currency_code", pa.string()),
+        ("bill_type", pa.string()),
+        ("invoice_id", pa.string()),
+        ("commitment_arn", pa.string()),
+        ("usage_amount", MONEY),
+        ("unblended_cost", MONEY),
+        ("amortized_cost", MONEY),
+        ("public_on_demand_cost", MONEY),
+        ("line_item_count", pa.int64()),
+        ("manifest_id", pa.string()),
+        ("source_format", pa.string()),
+    ]
+)
+RAW_SCHEMA = pa.schema(
+    [
+        ("line_item_type", pa.string()),
+        ("raw_row_count", pa.int64()),
+        ("unblended_cost", MONEY),
+        ("amortized_cost", MONEY),
+    ]
+)
+SP_ARN = "arn:aws:savingsplans::111111111111:savingsplan/abc"
+
+
+def staged_row(line_item_type, unblended, amortized, count, **overrides):
+    row = {
+        "billing_period": PERIOD,
+        "payer_account_id": PAYER,
+        "usage_account_id": "100000000001",
+        "usage_date": dt.date(2026, 9, 3),
+        "line_item_type": line_item_type,
+        "product_code": "AmazonEC2",
+        "usage_type": "BoxUsage:m5.large",
+        "operation": "RunInstances",
+        "region": "us-east-1",
+        "currency_code": "USD",
+        "bill_type": "Anniversary",
+        "invoice_id": None,
+        "commitment_arn": None,
+        "usage_amount": Decimal("1.5"),
+        "unblended_cost": Decimal(unblended),
+        "amortized_cost": Decimal(amortized),
+        "public_on_demand_cost": Decimal(unblended),
+        "line_item_count": count,
+        "manifest_id": "assembly-0001",
+        "source_format": "legacy",
+    }
+    row.update(overrides)
+    return row
+
+
+def clean_rows():
+    return [
+        staged_row("Usage", "10.5000000000", "10.5000000000", 3),
+        staged_row(
+            "Usage",
+            "2.25",
+            "2.25",
+            2,
+            usage_account_id="100000000002",
+            product_code="AmazonS3",
+            usage_date=dt.date(2026, 9, 30),
+        ),
+        staged_row("SavingsPlanCoveredUsage", "4.00", "3.10", 4, commitment_arn=SP_ARN),
+        staged_row("SavingsPlanNegation", "-4.00", "0", 4, commitment_arn=SP_ARN),
+        staged_row("Tax", "1.23", "1.23", 1, product_code="AWSSupport", usage_date=dt.date(2026, 9, 1)),
+        staged_row("Credit", "-5.00", "-5.00", 1),
+    ]
+
+
+def clean_raw():
+    return [
+        ("Usage", 5, "12.75", "12.75"),
+        ("SavingsPlanCoveredUsage", 4, "4.00", "3.10"),
+        ("SavingsPlanNegation", 4, "-4.00", "0"),
+        ("Tax", 1, "1.23", "1.23"),
+        ("Credit", 1, "-5.00", "-5.00"),
+    ]
+
+
+def staged(rows, schema=STAGED_SCHEMA):
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def raw(entries):
+    return pa.Table.from_pylist(
+        [
+            {
+                "line_item_type": kind,
+                "raw_row_count": count,
+                "unblended_cost": None if unblended is None else Decimal(unblended),
+                "amortized_cost": None if amortized is None else Decimal(amortized),
+            }
+            for kind, count, unblended, amortized in entries
+        ],
+        schema=RAW_SCHEMA,
+    )
+
+
+def check(rows, raw_entries, *, payer=PAYER, period=PERIOD):
+    return check_staged_partition(staged(rows), raw(raw_entries), payer_account_id=payer, billing_period=period)
+
+
+def replace_raw(entries, kind, **changes):
+    out = []
+    for entry in entries:
+        if entry[0] == kind:
+            fields = dict(zip(("kind", "count", "unblended", "amortized"), entry, strict=True)) | changes
+            entry = (fields["kind"], fields["count"], fields["unblended"], fields["amortized"])
+        out.append(entry)
+    return out
+
+
+# ---------------------------------------------------------------- passing
+
+
+def test_clean_partition_passes():
+    result = check(clean_rows(), clean_raw())
+
+    assert result.failures == []
+    assert result.passed
+    assert [s.name for s in result.suites] == ["staged_cur_daily", "staged_reconciliation"]
+    assert all(s.failed == 0 for s in result.suites)
+    # 2 input contracts + every expectation of both suites
+    assert result.checks == 2 + sum(s.evaluated for s in result.suites)
+    assert result.suites[0].evaluated == len(_suite_json("staged_cur_daily.json")["expectations"])
+    assert result.staged_rows == 6
+
+
+def test_enforce_gate_returns_the_result_of_a_clean_partition():
+    result = enforce_gate(staged(clean_rows()), raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+    assert result.passed
+
+
+def test_sub_cent_difference_passes_but_half_a_cent_fails():
+    rows = clean_rows()
+    rows[4]["unblended_cost"] = Decimal("1.2349999999")  # Tax; differs from raw 1.23 by < 0.005
+    assert check(rows, clean_raw()).passed
+
+    rows[4]["unblended_cost"] = Decimal("1.2350000000")  # differs by exactly 0.005: rounds to 1 cent
+    result = check(rows, clean_raw())
+    assert result.failures == ["line item type Tax: staged unblended 1.235 != raw 1.23 (difference 0.005)"]
+
+
+# ---------------------------------------------------------------- reconciliation failures
+
+
+def test_dropped_row_fails_with_the_totals_of_its_type():
+    rows = clean_rows()
+    del rows[1]  # the S3 Usage row: 2 raw rows, 2.25
+
+    result = check(rows, clean_raw())
+
+    assert not result.passed
+    assert result.failures == [
+        "line item type Usage: staged unblended 10.50 != raw 12.75 (difference -2.25)",
+        "line item type Usage: staged amortized 10.50 != raw 12.75 (difference -2.25)",
+        "line item type Usage: staged rows fold 3 raw rows (sum of line_item_count) != raw_row_count 5 (difference -2)",
+    ]
+
+
+def test_one_cent_difference_in_one_type_fails():
+    result = check(clean_rows(), replace_raw(clean_raw(), "Tax", unblended="1.24"))
+
+    assert result.failures == ["line item type Tax: staged unblended 1.23 != raw 1.24 (difference -0.01)"]
+
+
+def test_type_missing_from_staged_fails():
+    result = check(clean_rows(), [*clean_raw(), ("Refund", 1, "-2.00", "-2.00")])
+
+    assert result.failures == [
+        "line item type Refund: in raw (1 row, unblended -2.00, amortized -2.00) but missing from staged"
+    ]
+
+
+def test_type_missing_from_raw_totals_fails():
+    rows = [*clean_rows(), staged_row("Fee", "29.00", "29.00", 1, product_code="AWSSupportBusiness")]
+
+    result = check(rows, clean_raw())
+
+    assert result.failures == [
+        "line item type Fee: in staged (1 row folding 1 raw row, unblended 29.00, amortized 29.00) "
+        "but not in the raw totals"
+    ]
+
+
+def test_line_item_count_that_does_not_explain_the_raw_rows_fails():
+    rows = clean_rows()
+    rows[2]["line_item_count"] = 5  # SavingsPlanCoveredUsage: raw has 4 rows
+
+    result = check(rows, clean_raw())
+
+    assert result.failures == [
+        "line item type SavingsPlanCoveredUsage: staged rows fold 5 raw rows (sum of line_item_count) "
+        "!= raw_row_count 4 (difference +1)"
+    ]
+
+
+def test_type_listed_twice_in_raw_totals_fails():
+    result = check(clean_rows(), [*clean_raw(), ("Tax", 0, "0", "0")])
+
+    assert "line item type Tax: listed more than once in the raw totals" in result.failures
+    assert not result.passed
+
+
+def test_null_raw_total_fails_as_not_comparable():
+    result = check(clean_rows(), replace_raw(clean_raw(), "Credit", amortized=None))
+
+    assert result.failures == ["line item type Credit: cannot compare amortized cost: raw total is null"]
+
+
+def test_money_as_float_is_refused_and_reconciliation_not_run():
+    schema = STAGED_SCHEMA.set(
+        STAGED_SCHEMA.get_field_index("unblended_cost"), pa.field("unblended_cost", pa.float64())
+    )
+    rows = [row | {"unblended_cost": float(row["unblended_cost"])} for row in clean_rows()]
+
+    result = check_staged_partition(
+        staged(rows, schema), raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD
+    )
+
+    assert result.failures == [
+        "staged column unblended_cost has type double, expected decimal128(38, 10)",
+        "reconciliation not run: staged column unblended_cost has type double, expected decimal128(38, 10)",
+    ]
+
+
+# ---------------------------------------------------------------- row-level failures
+
+
+def test_wrong_billing_period_fails():
+    rows = clean_rows()
+    for row in rows[:3]:
+        row["billing_period"] = dt.date(2026, 8, 1)
+
+    result = check(rows, clean_raw())
+
+    assert result.failures == ["3 rows with billing_period != 2026-09-01 (e.g. 2026-08-01)"]
+
+
+def test_partition_checked_against_another_period_fails_on_every_date():
+    result = check(clean_rows(), clean_raw(), period=dt.date(2026, 10, 1))
+
+    assert result.failures == [
+        "6 rows with billing_period != 2026-10-01 (e.g. 2026-09-01)",
+        "6 rows with usage_date outside 2026-10-01..2026-10-31 (e.g. 2026-09-03, 2026-09-30, 2026-09-01)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "billing_period",
+        "payer_account_id",
+        "usage_account_id",
+        "usage_date",
+        "line_item_type",
+        "product_code",
+        "currency_code",
+        "usage_amount",
+        "unblended_cost",
+        "amortized_cost",
+        "line_item_count",
+        "manifest_id",
+        "source_format",
+    ],
+)
+def test_null_in_a_required_column_fails(column):
+    rows = clean_rows()
+    rows[0][column] = None
+
+    result = check(rows, clean_raw())
+
+    assert not result.passed
+    assert "1 row with null " + column in result.failures
+
+
+def test_null_in_an_optional_column_passes():
+    rows = clean_rows()
+    rows[0]["invoice_id"] = None
+    rows[0]["region"] = None
+    assert check(rows, clean_raw()).passed
+
+
+def test_unknown_line_item_type_fails():
+    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
+    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]  # the raw CUR had it too
+
+    result = check(rows, raw_entries)
+
+    assert result.failures == ["1 row with unknown line_item_type (e.g. 'SppDiscount')"]
+
+
+def test_wrong_payer_fails():
+    rows = clean_rows()
+    rows[0]["payer_account_id"] = "222222222222"
+    rows[5]["payer_account_id"] = "222222222222"
+
+    result = check(rows, clean_raw())
+
+    assert result.failures == ["2 rows with payer_account_id != '111111111111' (e.g. '222222222222')"]
+
+
+def test_usage_date_outside_the_billing_month_fails():
+    rows = clean_rows()
+    rows[0]["usage_date"] = dt.date(2026, 10, 1)
+
+    assert check(rows, clean_raw()).failures == [
+        "1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 2026-10-01)"
+    ]
+
+
+def test_row_folding_no_raw_row_fails():
+    rows = [*clean_rows(), staged_row("Usage", "0", "0", 0)]
+
+    assert check(rows, clean_raw()).failures == ["1 row with line_item_count < 1 (e.g. 0)"]
+
+
+def test_unknown_source_format_fails():
+    rows = clean_rows()
+    rows[0]["source_format"] = "csv"
+
+    assert check(rows, clean_raw()).failures == ["1 row with source_format not in ('legacy', 'cur2') (e.g. 'csv')"]
+
+
+def test_empty_partition_fails():
+    result = check([], clean_raw())
+
+    assert not result.passed
+    assert result.failures[0] == "staged partition is empty (0 rows)"
+    assert "line item type Usage: in raw (5 rows, unblended 12.75, amortized 12.75) but missing from staged" in (
+        result.failures
+    )
+
+
+def test_missing_and_unexpected_columns_fail():
+    table = staged(clean_rows()).drop_columns(["region"]).append_column("extra", pa.array([1] * 6))
+
+    result = check_staged_partition(table, raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+
+    assert result.failures == ["staged columns differ from the staged schema: missing region; unexpected extra"]
+
+
+def test_missing_required_column_fails_every_check_on_it():
+    table = staged(clean_rows()).drop_columns(["manifest_id"])
+
+    result = check_staged_partition(table, raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+
+    assert result.failures[0] == "staged columns differ from the staged schema: missing manifest_id"
+    assert result.failures[1].startswith("check expect_column_values_to_not_be_null(manifest_id) could not run:")
+    assert len(result.failures) == 2
+
+
+# ---------------------------------------------------------------- enforcement and integrity
+
+
+def test_enforce_gate_raises_with_every_failure_in_plain_words():
+    rows = clean_rows()
+    rows[0]["payer_account_id"] = "222222222222"
+
+    with pytest.raises(GateFailed) as raised:
+        enforce_gate(
+            staged(rows),
+            raw(replace_raw(clean_raw(), "Tax", unblended="1.24")),
+            payer_account_id=PAYER,
+            billing_period=PERIOD,
+        )
+
+    assert not raised.value.result.passed
+    assert str(raised.value).splitlines() == [
+        f"staging gate failed for payer {PAYER}, period 2026-09: 2 failures in {raised.value.result.checks} checks:",
+        "  - 1 row with payer_account_id != '111111111111' (e.g. '222222222222')",
+        "  - line item type Tax: staged unblended 1.23 != raw 1.24 (difference -0.01)",
+    ]
+
+
+def test_suite_with_an_invalid_expectation_refuses_to_run(tmp_path, monkeypatch):
+    for name in ("staged_cur_daily.json", "staged_reconciliation.json"):
+        suite = _suite_json(name)
+        if name == "staged_cur_daily.json":
+            valid = len(suite["expectations"])
+            suite["expectations"].append({"type": "expect_column_values_to_not_be_nul", "kwargs": {"column": "x"}})
+        (tmp_path / name).write_text(json.dumps(suite))
+    monkeypatch.setattr(config, "EXPECTATIONS_DIR", tmp_path)
+
+    with pytest.raises(SuiteDefinitionError, match=f"only {valid} of {valid + 1} expectations are valid"):
+        check(clean_rows(), clean_raw())
+
+
+def test_missing_suite_file_refuses_to_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "EXPECTATIONS_DIR", tmp_path)
+    with pytest.raises(SuiteDefinitionError, match="cannot read expectation suite"):
+        check(clean_rows(), clean_raw())
+
+
+def test_billing_period_must_be_the_first_day_of_a_month():
+    with pytest.raises(ValueError, match="first day"):
+        check(clean_rows(), clean_raw(), period=dt.date(2026, 9, 2))
+
+
+def test_importing_the_gate_does_not_import_great_expectations():
+    code = (
+        "import sys, billflow.quality.gate; "
+        "assert 'great_expectations' not in sys.modules; assert 'pandas' not in sys.modules"
+    )
+    plugins = Path(gate.__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": str(plugins)})
+
+
+def _suite_json(name):
+    return json.loads((config.EXPECTATIONS_DIR / name).read_text())
+
+
+def test_date_beyond_what_pandas_nanoseconds_hold_still_fails_cleanly():
+    rows = clean_rows()
+    rows[0]["usage_date"] = dt.date(9999, 12, 31)
+
+    assert check(rows, clean_raw()).failures == [
+        "1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 9999-12-31)"
+    ]
+
+
+def test_failures_are_listed_in_suite_order_then_reconciliation():
+    rows = clean_rows()
+    rows[0]["source_format"] = "csv"
+    rows[1]["payer_account_id"] = None
+    rows[2]["billing_period"] = dt.date(2026, 8, 1)
+
+    result = check(rows, replace_raw(clean_raw(), "Tax", amortized="1.20"))
+
+    assert result.failures == [
+        "1 row with null payer_account_id",
+        "1 row with billing_period != 2026-09-01 (e.g. 2026-08-01)",
+        "1 row with source_format not in ('legacy', 'cur2') (e.g. 'csv')",
+        "line item type Tax: staged amortized 1.23 != raw 1.20 (difference 0.03)",
+    ]
+
+
+def test_gx_still_has_the_frame_fingerprint_switch_the_gate_turns_off():
+    # Without it GX md5-hashes every 1M-row partition twice per suite (~22 s instead of ~0.3 s).
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    assert hasattr(pandas_execution_engine, "HASH_THRESHOLD")
