@@ -37,9 +37,7 @@ def load_settings() -> Settings:
         staged_uri=_env("BILLFLOW_STAGED_URI", str(home / "staged")),
         warehouse_path=Path(_env("BILLFLOW_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))),
         serving_path=Path(_env("BILLFLOW_SERVING_PATH", str(home / "serving.duckdb"))),
-        dbt_profiles_dir=Path(
-            _env("BILLFLOW_DBT_PROFILES_DIR", str(DBT_PROJECT_DIR / "profiles" / "embedded"))
-        ),
+        dbt_profiles_dir=Path(_env("BILLFLOW_DBT_PROFILES_DIR", str(DBT_PROJECT_DIR / "profiles" / "embedded"))),
         serving_conn_id=os.environ.get("BILLFLOW_SERVING_CONN_ID") or None,
         warehouse_conn_id=os.environ.get("BILLFLOW_WAREHOUSE_CONN_ID") or None,
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),

@@ -28,9 +28,7 @@ def invoice_number(period: date, sequence: int) -> str:
     return f"BF-{period:%Y%m}-{sequence:04d}"
 
 
-def lock_final_invoices(
-    serving: Database, as_of: date, locked_at: datetime | None = None
-) -> list[LockedInvoice]:
+def lock_final_invoices(serving: Database, as_of: date, locked_at: datetime | None = None) -> list[LockedInvoice]:
     """Lock every published invoice that is final and not locked yet; locked invoices are never touched.
 
     Invoice numbers run per billing period in customer order, continuing after those already issued.

@@ -21,9 +21,7 @@ class LedgerEntry:
 
 def loaded_manifests(db: Database) -> set[tuple[str, str, str]]:
     """(payer, 'YYYY-MM', manifest id) of every load the ledger holds."""
-    rows = db.fetch_all(
-        f"select payer_account_id, billing_period, manifest_id from {CONTROL_SCHEMA}.load_ledger"
-    )
+    rows = db.fetch_all(f"select payer_account_id, billing_period, manifest_id from {CONTROL_SCHEMA}.load_ledger")
     return {(payer, period.strftime("%Y-%m"), manifest_id) for payer, period, manifest_id in rows}
 
 

@@ -160,9 +160,7 @@ def record_loads(loaded: list[dict[str, Any]]) -> list[str]:
     from billflow.orchestration.assets import published_period_uri
 
     entries = [
-        LedgerEntry(
-            Delivery.from_dict(item["delivery"]), int(item["raw_rows"]), Decimal(item["unblended_cost"])
-        )
+        LedgerEntry(Delivery.from_dict(item["delivery"]), int(item["raw_rows"]), Decimal(item["unblended_cost"]))
         for item in loaded
     ]
     db = serving_database(_settings())

@@ -101,9 +101,7 @@ def render_stage_sql(raw_lines: str, delivery: Delivery) -> str:
 
 
 def render_raw_totals_sql(raw_lines: str) -> str:
-    return Template(load_sql("raw_totals")).substitute(
-        raw_lines=raw_lines, amortized_cost=_fragment("amortized_cost")
-    )
+    return Template(load_sql("raw_totals")).substitute(raw_lines=raw_lines, amortized_cost=_fragment("amortized_cost"))
 
 
 @dataclass(frozen=True)
@@ -114,9 +112,7 @@ class StageResult:
     seconds: float
 
 
-def stage_delivery(
-    delivery: Delivery, landing: ObjectStore, staged: ObjectStore, engine: QueryEngine
-) -> StageResult:
+def stage_delivery(delivery: Delivery, landing: ObjectStore, staged: ObjectStore, engine: QueryEngine) -> StageResult:
     """Write the candidate partition and the raw totals beside it; the live partition is untouched."""
     started = time.perf_counter()
     uris = [landing.uri(landing.key_from_uri(uri)) for uri in delivery.data_uris]
