@@ -61,7 +61,7 @@ demo: airflow-init
 		--payers 2 --accounts 4 --rows 200000 --seed 42 --final
 	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
 		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43
-	$(BIN)/airflow dags test cur_daily_load > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
+	$(BIN)/airflow dags test cur_daily_load --conf '{"force_reload": true}' > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
 	$(BIN)/airflow dags test cur_monthly_close > $(BILLFLOW_HOME)/cur_monthly_close.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)

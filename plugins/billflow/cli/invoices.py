@@ -1,0 +1,32 @@
+"""`billflow invoices`: print every customer's invoice from the serving database."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("invoices", help="print the invoices of the serving database")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from billflow.billing.report import fetch_invoices, format_invoice_table
+    from billflow.config import load_settings
+    from billflow.engines.factory import serving_database
+
+    settings = load_settings()
+    if settings.serving_conn_id is None and not settings.serving_path.exists():
+        print(f"no serving database at {settings.serving_path}: run the daily load first (make demo)")
+        return 1
+    db = serving_database(settings)
+    try:
+        rows = fetch_invoices(db)
+    finally:
+        db.close()
+    print(format_invoice_table(rows))
+    where = settings.serving_conn_id or settings.serving_path
+    print(f"\nserving marts: {where} (schema billing: invoices, invoice_lines, daily_costs)")
+    if settings.serving_conn_id is None:
+        print(f"warehouse marts: {settings.warehouse_path} (schema marts)")
+    return 0
