@@ -58,9 +58,9 @@ airflow-init: $(STAMP) $(MANIFEST)
 
 demo: airflow-init
 	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(DEMO_PERIOD) --format mixed \
-		--payers 2 --accounts 4 --rows 200000 --seed 42 --final
+		--payers 2 --accounts 4 --rows 200000 --seed 42 --final --quiet
 	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
-		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43
+		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43 --quiet
 	$(BIN)/airflow dags test cur_daily_load --conf '{"force_reload": true}' > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
 	$(BIN)/airflow dags test cur_monthly_close > $(BILLFLOW_HOME)/cur_monthly_close.log 2>&1 \

@@ -57,6 +57,16 @@ def task_states(dagrun) -> dict[str, str]:
     return {task_id: ",".join(sorted(s)) for task_id, s in states.items()}
 
 
+def asset_events_of(dagrun) -> dict[str, dict]:
+    """The Asset events a run emitted (uri -> extra)."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == dagrun.run_id).all()
+        return {event.asset.uri: event.extra for event in events}
+
+
 def serving_rows(home: Path, sql: str):
     con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
     try:
@@ -91,6 +101,7 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(h
     assert serving_rows(home, "select distinct status from billing.invoices") == [("provisional",)]
     ledger = serving_rows(home, "select payer_account_id, source_format from billing_control.load_ledger order by 1")
     assert ledger == [("111111111111", "legacy"), ("222222222222", "cur2")]
+    assert asset_events_of(dagrun) == {f"billflow://serving/invoices/{PERIOD}": {"billing_period": PERIOD}}
 
     close = run(dags["cur_monthly_close"])
 
