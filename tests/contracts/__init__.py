@@ -3,5 +3,5 @@ DuckDB) and the integration tests (PostgreSQL). The test modules that run them s
 import the fixtures of tests/contracts/databases.py.
 
 The serving database is DuckDB unless the test module overrides the `serving_backend` fixture
-(after the star import): tests/integration/test_postgres_serving.py returns "postgres".
+(after the star import): tests/integration/test_postgres_serving.py runs them on PostgreSQL.
 """

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from billflow.control.schema import ensure_control_tables
 
-SERVING_BACKENDS = ("duckdb", "postgres")
+# postgres-psycopg3: what PostgresDatabase.from_airflow() gets from PostgresHook when psycopg 3 is installed
+SERVING_BACKENDS = ("duckdb", "postgres-psycopg2", "postgres-psycopg3")
 
 
 def open_serving(backend: str, request: pytest.FixtureRequest, tmp_path):
@@ -13,13 +14,14 @@ def open_serving(backend: str, request: pytest.FixtureRequest, tmp_path):
         from billflow.engines.duckdb_database import DuckDBDatabase
 
         return DuckDBDatabase(tmp_path / "serving.duckdb")
-    if backend == "postgres":
+    if backend.startswith("postgres-"):
         from billflow.engines.postgres_database import PostgresDatabase
 
         # session cluster from tests/integration/conftest.py; a new database per test
         server = request.getfixturevalue("postgres_server")
         dbname = server.create_database("serving")
-        return PostgresDatabase(server.connect(dbname), name=f"postgres:{dbname}")
+        driver = backend.removeprefix("postgres-")
+        return PostgresDatabase(server.connect(dbname, driver=driver), name=f"{backend}:{dbname}")
     raise ValueError(f"unknown serving backend {backend!r}, expected one of {SERVING_BACKENDS}")
 
 

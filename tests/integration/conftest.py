@@ -76,10 +76,17 @@ class PostgresServer:
             raise ValueError(f"unexpected database name {dbname!r}")
         return dbname
 
-    def connect(self, dbname: str = "postgres"):
-        import psycopg2
+    def connect(self, dbname: str = "postgres", driver: str = "psycopg2"):
+        """A DB-API connection; PostgresHook.get_conn() hands out psycopg 3 ones when psycopg is installed."""
+        if driver == "psycopg2":
+            import psycopg2
 
-        return psycopg2.connect(self.dsn(dbname))
+            return psycopg2.connect(self.dsn(dbname))
+        if driver == "psycopg3":
+            import psycopg
+
+            return psycopg.connect(self.dsn(dbname))
+        raise ValueError(f"unknown driver {driver!r}")
 
     def create_database(self, prefix: str = "t") -> str:
         """A new, empty database (one per test keeps tests independent)."""

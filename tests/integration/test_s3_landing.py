@@ -56,7 +56,14 @@ def moto_endpoint():
 def s3(moto_endpoint, monkeypatch):
     """An empty moto S3 with the two billflow buckets; aws_default points at it (credentials in the connection)."""
     urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")).close()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
@@ -264,15 +271,7 @@ def test_replace_prefix_leaves_the_target_holding_exactly_the_source(store):
     assert store.read_bytes("live/p=2/part-0.parquet") == b"live/p=2/part-0.parquet"
 
 
-def test_replace_prefix_from_a_missing_source_keeps_the_target(store, request):
-    if isinstance(store, LocalStore):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="LocalStore.replace_prefix renames the live folder away before it finds the source "
-                "missing: the partition is left as .<name>.<uuid>.old (fix belongs in storage/local.py)",
-            )
-        )
+def test_replace_prefix_from_a_missing_source_keeps_the_target(store):
     fill(store, ["live/p=1/part-0.parquet"])
 
     with pytest.raises(FileNotFoundError):

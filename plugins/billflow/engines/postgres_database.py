@@ -58,7 +58,7 @@ def _arrow_column(column: Any, values: list[Any]) -> pa.Array:
 
 class PostgresDatabase:
     def __init__(self, connection: Any, name: str = "postgres") -> None:
-        """`connection` is a DB-API connection from psycopg2 (for example PostgresHook.get_conn())."""
+        """`connection` is a DB-API connection from psycopg2 or psycopg 3 (for example PostgresHook.get_conn())."""
         self.name = name
         self.con = connection
         self.con.autocommit = True
@@ -115,15 +115,23 @@ class PostgresDatabase:
                 self.execute(f"drop table if exists {schema}.{table}")
                 self.execute(create_table_sql(schema, table, rows.schema))
                 columns = ", ".join(rows.column_names)
+                statement = f"copy {schema}.{table} ({columns}) from stdin with (format csv, null '\\N')"
                 with self.con.cursor() as cur:
                     for batch in iter_batches(rows):
-                        cur.copy_expert(
-                            f"copy {schema}.{table} ({columns}) from stdin with (format csv, null '\\N')",
-                            _csv_buffer(batch),
-                        )
+                        _copy_csv(cur, statement, _csv_buffer(batch))
 
     def close(self) -> None:
         self.con.close()
+
+
+def _copy_csv(cursor: Any, statement: str, buffer: io.StringIO) -> None:
+    """COPY ... FROM STDIN with either driver: PostgresHook.get_conn() gives a psycopg 3 connection when
+    psycopg is installed (Airflow's postgres provider prefers it), a psycopg2 one otherwise."""
+    if hasattr(cursor, "copy_expert"):  # psycopg2
+        cursor.copy_expert(statement, buffer)
+        return
+    with cursor.copy(statement) as copy:  # psycopg 3
+        copy.write(buffer.getvalue())
 
 
 def _csv_buffer(batch: pa.Table) -> io.StringIO:
