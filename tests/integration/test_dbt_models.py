@@ -33,37 +33,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from billflow.staging.columns import STAGED_SCHEMA
 from dbt.cli.main import dbtRunner
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 PROFILES_DIR = PROJECT_DIR / "profiles" / "embedded"
 PERIOD = date(2026, 9, 1)
 
-MONEY = pa.decimal128(38, 10)
-STAGED_SCHEMA = pa.schema(
-    [
-        ("billing_period", pa.date32()),
-        ("payer_account_id", pa.string()),
-        ("usage_account_id", pa.string()),
-        ("usage_date", pa.date32()),
-        ("line_item_type", pa.string()),
-        ("product_code", pa.string()),
-        ("usage_type", pa.string()),
-        ("operation", pa.string()),
-        ("region", pa.string()),
-        ("currency_code", pa.string()),
-        ("bill_type", pa.string()),
-        ("invoice_id", pa.string()),
-        ("commitment_arn", pa.string()),
-        ("usage_amount", MONEY),
-        ("unblended_cost", MONEY),
-        ("amortized_cost", MONEY),
-        ("public_on_demand_cost", MONEY),
-        ("line_item_count", pa.int64()),
-        ("manifest_id", pa.string()),
-        ("source_format", pa.string()),
-    ]
-)
 SP_ARN = "arn:aws:savingsplans::222222222222:savingsplan/sp-0001"
 
 # (usage account, day, line item type, product, unblended, amortized, raw rows)

@@ -14,35 +14,12 @@ import pytest
 from billflow import config
 from billflow.quality import gate
 from billflow.quality.gate import GateFailed, SuiteDefinitionError, check_staged_partition, enforce_gate
+from billflow.staging.columns import STAGED_MONEY as MONEY
+from billflow.staging.columns import STAGED_SCHEMA
 
 PAYER = "111111111111"
 PERIOD = dt.date(2026, 9, 1)
-MONEY = pa.decimal128(38, 10)
 
-STAGED_SCHEMA = pa.schema(
-    [
-        ("billing_period", pa.date32()),
-        ("payer_account_id", pa.string()),
-        ("usage_account_id", pa.string()),
-        ("usage_date", pa.date32()),
-        ("line_item_type", pa.string()),
-        ("product_code", pa.string()),
-        ("usage_type", pa.string()),
-        ("operation", pa.string()),
-        ("region", pa.string()),
-        ("currency_code", pa.string()),
-        ("bill_type", pa.string()),
-        ("invoice_id", pa.string()),
-        ("commitment_arn", pa.string()),
-        ("usage_amount", MONEY),
-        ("unblended_cost", MONEY),
-        ("amortized_cost", MONEY),
-        ("public_on_demand_cost", MONEY),
-        ("line_item_count", pa.int64()),
-        ("manifest_id", pa.string()),
-        ("source_format", pa.string()),
-    ]
-)
 RAW_SCHEMA = pa.schema(
     [
         ("line_item_type", pa.string()),

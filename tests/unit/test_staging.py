@@ -8,6 +8,7 @@ import pytest
 import sqlglot
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.manifest import Delivery
+from billflow.staging.columns import STAGED_SCHEMA
 from billflow.staging.stage import (
     StagingError,
     promote_candidate,
@@ -66,6 +67,7 @@ def test_staged_totals_per_type_follow_the_amortized_rule(tmp_path, source_forma
 def test_staged_rows_are_typed_and_keyed_at_daily_grain(tmp_path):
     _, _, _, candidate, _ = stage(tmp_path, "cur2")
 
+    assert [(f.name, f.type) for f in candidate.schema] == [(f.name, f.type) for f in STAGED_SCHEMA]
     assert str(candidate.schema.field("unblended_cost").type) == "decimal128(38, 10)"
     assert str(candidate.schema.field("usage_date").type) == "date32[day]"
     usage = candidate.filter(pc.equal(candidate["line_item_type"], "Usage")).to_pylist()

@@ -1,6 +1,8 @@
-"""The raw CUR columns staging reads, with their types and where each format keeps them."""
+"""The raw CUR columns staging reads (types, where each format keeps them) and the staged schema."""
 
 from __future__ import annotations
+
+import pyarrow as pa
 
 MONEY = "decimal(38, 10)"
 
@@ -39,3 +41,32 @@ FORMAT_SOURCES: dict[str, dict[str, list[str]]] = {
 
 # Columns whose empty string means "none" (AWS writes '' in legacy CUR, null in CUR 2.0).
 BLANK_IS_NULL = {"bill_invoice_id", "savings_plan_savings_plan_a_r_n", "reservation_reservation_a_r_n"}
+
+
+STAGED_MONEY = pa.decimal128(38, 10)
+
+# The staged partition's columns (docs/ARCHITECTURE.md); stage_cur_daily.sql produces exactly these.
+STAGED_SCHEMA = pa.schema(
+    [
+        ("billing_period", pa.date32()),
+        ("payer_account_id", pa.string()),
+        ("usage_account_id", pa.string()),
+        ("usage_date", pa.date32()),
+        ("line_item_type", pa.string()),
+        ("product_code", pa.string()),
+        ("usage_type", pa.string()),
+        ("operation", pa.string()),
+        ("region", pa.string()),
+        ("currency_code", pa.string()),
+        ("bill_type", pa.string()),
+        ("invoice_id", pa.string()),
+        ("commitment_arn", pa.string()),
+        ("usage_amount", STAGED_MONEY),
+        ("unblended_cost", STAGED_MONEY),
+        ("amortized_cost", STAGED_MONEY),
+        ("public_on_demand_cost", STAGED_MONEY),
+        ("line_item_count", pa.int64()),
+        ("manifest_id", pa.string()),
+        ("source_format", pa.string()),
+    ]
+)
