@@ -276,3 +276,28 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         "(select sum(billed_cost) from billing.daily_costs)",
     )[0]
     assert published_daily == serving_daily
+
+
+@pytest.mark.parametrize("profiles", ["embedded", "compose", "aws"])
+def test_every_deployments_profiles_parse_for_both_targets(profiles: str, tmp_path: Path) -> None:
+    """The Redshift/Postgres profiles cannot connect here, but the project must parse against them."""
+    for target in ("warehouse", "serving"):
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR / "profiles" / profiles),
+                "--target",
+                target,
+                "--target-path",
+                str(tmp_path / target),
+                "--log-path",
+                str(tmp_path / "logs"),
+                "--no-partial-parse",
+                "--quiet",
+            ]
+        )
+        assert result.success, f"dbt parse with profiles/{profiles} --target {target}: {result.exception}"
+        assert (tmp_path / target / "manifest.json").exists()
