@@ -58,13 +58,13 @@ def task_states(dagrun) -> dict[str, str]:
 
 
 def asset_events_of(dagrun) -> dict[str, dict]:
-    """The Asset events a run emitted (uri -> extra)."""
+    """The billflow Asset events a run emitted (uri -> extra); Cosmos adds one per dbt model besides."""
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
     with create_session() as session:
         events = session.query(AssetEvent).filter(AssetEvent.source_run_id == dagrun.run_id).all()
-        return {event.asset.uri: event.extra for event in events}
+        return {event.asset.uri: event.extra for event in events if event.asset.uri.startswith("billflow://")}
 
 
 def serving_rows(home: Path, sql: str):
