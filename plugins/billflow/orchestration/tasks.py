@@ -32,7 +32,7 @@ def _settings():
     return load_settings()
 
 
-@task
+@task(pool=DUCKDB_POOL)
 def prepare_control_tables() -> None:
     """Create the serving database's control tables when they are missing (idempotent DDL)."""
     from billflow.control.schema import ensure_control_tables
