@@ -18,6 +18,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export PYTHONPATH := $(ROOT)/plugins
+# `airflow standalone` starts its components as `airflow ...` subprocesses found on the PATH
+export PATH := $(BIN):$(PATH)
 
 DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
