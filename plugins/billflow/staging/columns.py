@@ -20,6 +20,8 @@ RAW_COLUMNS: dict[str, str] = {
     "line_item_operation": "varchar",
     "line_item_currency_code": "varchar",
     "product_region": "varchar",
+    "product_product_name": "varchar",
+    "pricing_unit": "varchar",
     "line_item_usage_amount": MONEY,
     "line_item_unblended_cost": MONEY,
     "pricing_public_on_demand_cost": MONEY,
@@ -36,7 +38,10 @@ RAW_COLUMNS: dict[str, str] = {
 # Where a format keeps a canonical column when the name differs; the first source present wins.
 FORMAT_SOURCES: dict[str, dict[str, list[str]]] = {
     "legacy": {},
-    "cur2": {"product_region": ["product_region_code", "product['region']"]},
+    "cur2": {
+        "product_region": ["product_region_code", "product['region']"],
+        "product_product_name": ["product['product_name']"],
+    },
 }
 
 # Columns whose empty string means "none" (AWS writes '' in legacy CUR, null in CUR 2.0).
@@ -57,6 +62,8 @@ STAGED_SCHEMA = pa.schema(
         ("usage_type", pa.string()),
         ("operation", pa.string()),
         ("region", pa.string()),
+        ("product_name", pa.string()),
+        ("pricing_unit", pa.string()),
         ("currency_code", pa.string()),
         ("bill_type", pa.string()),
         ("invoice_id", pa.string()),

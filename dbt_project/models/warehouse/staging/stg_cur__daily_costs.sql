@@ -19,6 +19,8 @@ renamed as (
         cast(usage_type as varchar(256)) as usage_type,
         cast(operation as varchar(256)) as operation,
         cast(region as varchar(64)) as region,
+        cast(product_name as varchar(256)) as product_name,
+        cast(pricing_unit as varchar(64)) as pricing_unit,
         cast(currency_code as varchar(3)) as currency_code,
         cast(bill_type as varchar(32)) as bill_type,
         cast(invoice_id as varchar(64)) as aws_invoice_id,

@@ -14,6 +14,8 @@ costed as (
         coalesce(line_item_usage_type, '') as usage_type,
         coalesce(line_item_operation, '') as operation,
         coalesce(product_region, '') as region,
+        coalesce(product_product_name, '') as product_name,
+        coalesce(pricing_unit, '') as pricing_unit,
         line_item_currency_code as currency_code,
         bill_bill_type as bill_type,
         bill_invoice_id as invoice_id,
@@ -35,6 +37,8 @@ select
     usage_type,
     operation,
     region,
+    product_name,
+    pricing_unit,
     currency_code,
     bill_type,
     invoice_id,
@@ -47,4 +51,4 @@ select
     $manifest_id as manifest_id,
     $source_format as source_format
 from costed
-group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
+group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
