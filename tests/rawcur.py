@@ -83,6 +83,9 @@ EXPECTED_TOTALS = {
     "Credit": (1, "-3.00", "-3.00"),
 }
 
+# team tag of each RAW_LINES row (None: untagged)
+TEAM_TAGS = ["web", "web", "data", None, None, None, None, None, None, None, None, None]
+
 MONEY_COLUMNS = [
     "line_item_usage_amount",
     "line_item_unblended_cost",
@@ -142,6 +145,12 @@ def raw_table(source_format: str = "legacy", drop: tuple[str, ...] = ()) -> pa.T
         row.update(extra)
         for name, values in columns.items():
             values.append(row.get(name, 0.0 if name in MONEY_COLUMNS else blank))
+    if source_format == "legacy":
+        columns["resource_tags_user_team"] = [team or "" for team in TEAM_TAGS]
+    else:
+        columns["resource_tags"] = pa.array(
+            [{"user:team": team} if team else {} for team in TEAM_TAGS], pa.map_(pa.string(), pa.string())
+        )
     table = pa.table(columns)
     return table.drop_columns([c for c in drop if c in table.column_names])
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+TAG_KEYS_SEED = DBT_PROJECT_DIR / "seeds" / "allocation_tag_keys.csv"
+_TAG_KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
+
+
+def allocation_tag_keys(seed: Path = TAG_KEYS_SEED) -> tuple[str, ...]:
+    """The user tag keys costs are allocated by (dbt seed allocation_tag_keys, read by staging too)."""
+    with open(seed, newline="", encoding="utf-8") as handle:
+        keys = tuple(row["tag_key"].strip() for row in csv.DictReader(handle) if row["tag_key"].strip())
+    bad = [key for key in keys if not _TAG_KEY.match(key)]
+    if bad:
+        raise ValueError(f"{seed}: tag keys {bad} have characters AWS does not allow in tag keys")
+    return keys
 
 
 def _env(name: str, default: str) -> str:

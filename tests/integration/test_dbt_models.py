@@ -33,7 +33,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.staging.columns import STAGED_SCHEMA
+from billflow.config import allocation_tag_keys
+from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from dbt.cli.main import dbtRunner
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -134,6 +135,15 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
     partition = staged_root / "cur_daily" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
     partition.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(records, schema=STAGED_SCHEMA), partition / "part-0.parquet")
+    # cost by allocation tag: every row untagged for each configured key, so each key reconciles
+    tag_records = [
+        {**{k: r[k] for k in STAGED_TAG_SCHEMA.names if k in r}, "tag_key": key, "tag_value": None}
+        for key in allocation_tag_keys()
+        for r in records
+    ]
+    tags = staged_root / "cur_daily_tags" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
+    tags.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(tag_records, schema=STAGED_TAG_SCHEMA), tags / "part-0.parquet")
 
 
 def _dbt(root: Path, *args: str) -> None:

@@ -35,6 +35,7 @@ REPORT = "billflow-cur"
 DATA_KEY = f"{PAYER}/{REPORT}/{REPORT}/year=2026/month=9/{REPORT}-00001.snappy.parquet"
 MANIFEST_KEY = f"{PAYER}/{REPORT}/20260901-20261001/{REPORT}-Manifest.json"
 LIVE_KEY = f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet"
+LIVE_TAGS_KEY = f"cur_daily_tags/payer={PAYER}/period=2026-09/part-0.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -133,12 +134,16 @@ def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
     assert delivery.data_uris == (f"s3://{LANDING}/{DATA_KEY}",)
 
     engine = DuckDBEngine(threads=1)
-    result = stage_delivery(delivery, landing, staged, engine)
+    result = stage_delivery(delivery, landing, staged, engine, tag_keys=("team",))
 
-    assert (result.raw_rows, result.staged_rows) == (12, 11)
+    assert (result.raw_rows, result.staged_rows, result.tag_rows) == (12, 11, 11)
     prefix = f"_candidates/{PAYER}-2026-09-assembly-1"
     assert result.candidate_prefix == prefix
-    assert staged.list_keys() == [f"{prefix}/data/part-0.parquet", f"{prefix}/raw_totals.parquet"]
+    assert staged.list_keys() == [
+        f"{prefix}/data/part-0.parquet",
+        f"{prefix}/raw_totals.parquet",
+        f"{prefix}/tags/part-0.parquet",
+    ]
     candidate, raw_totals = read_candidate(staged, prefix)
     assert totals_by_type(candidate, "line_item_count") == EXPECTED_TOTALS
     assert totals_by_type(raw_totals, "raw_row_count") == EXPECTED_TOTALS
@@ -146,7 +151,7 @@ def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
 
     assert promote_candidate(staged, delivery, prefix) == f"cur_daily/payer={PAYER}/period=2026-09"
 
-    assert staged.list_keys() == [LIVE_KEY]
+    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
     live = live_partition(engine, staged)
     assert totals_by_type(live, "line_item_count") == EXPECTED_TOTALS
     assert set(live.column("manifest_id").to_pylist()) == {"assembly-1"}
@@ -174,7 +179,7 @@ def test_a_redelivery_that_overwrites_the_data_file_replaces_the_partition(s3):
 
     assert second.manifest_id == "assembly-2"
     assert (result.raw_rows, result.staged_rows) == (11, 10)
-    assert staged.list_keys() == [LIVE_KEY]
+    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
     live = live_partition(engine, staged)
     assert set(live.column("manifest_id").to_pylist()) == {"assembly-2"}
     assert totals_by_type(live, "line_item_count") == {k: v for k, v in EXPECTED_TOTALS.items() if k != "Credit"}
@@ -189,9 +194,9 @@ def test_a_staged_root_with_a_prefix_keeps_its_keys_relative(s3):
 
     promote_candidate(staged, delivery, stage_delivery(delivery, landing, staged, engine).candidate_prefix)
 
-    assert staged.list_keys() == [LIVE_KEY]
+    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
     listed = s3.list_objects_v2(Bucket=STAGED)["Contents"]
-    assert [obj["Key"] for obj in listed] == [f"billflow/staged/{LIVE_KEY}"]
+    assert [obj["Key"] for obj in listed] == [f"billflow/staged/{LIVE_KEY}", f"billflow/staged/{LIVE_TAGS_KEY}"]
     assert totals_by_type(live_partition(engine, staged), "line_item_count") == EXPECTED_TOTALS
     engine.close()
 

@@ -8,11 +8,12 @@ import pytest
 import sqlglot
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.manifest import Delivery
-from billflow.staging.columns import STAGED_SCHEMA
+from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.stage import (
     StagingError,
     promote_candidate,
     read_candidate,
+    read_candidate_tags,
     render_stage_sql,
     stage_delivery,
     typed_projection,
@@ -108,7 +109,10 @@ def test_promotion_replaces_the_live_partition_and_drops_the_candidate(tmp_path)
     delivery2, staged, result2, _, _ = stage(tmp_path, "legacy", manifest_id="second")
     promote_candidate(staged, delivery2, result2.candidate_prefix)
 
-    assert staged.list_keys() == [f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet"]
+    assert staged.list_keys() == [
+        f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet",
+        f"cur_daily_tags/payer={PAYER}/period=2026-09/part-0.parquet",
+    ]
 
 
 def test_staging_sql_carries_to_trino_for_athena():
@@ -120,3 +124,58 @@ def test_staging_sql_carries_to_trino_for_athena():
     assert "DECIMAL(38, 10)" in trino
     assert "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15" in trino
     engine.close()
+
+
+@pytest.mark.parametrize("source_format", ["legacy", "cur2"])
+def test_each_allocation_tag_key_carries_every_raw_line_once(tmp_path, source_format):
+    landing, staged = LocalStore(tmp_path / "landing"), LocalStore(tmp_path / "staged")
+    key = f"{PAYER}/r/data/part.parquet"
+    write_raw(tmp_path / "landing" / key, raw_table(source_format))
+
+    result = stage_delivery(
+        make_delivery(source_format, key), landing, staged, DuckDBEngine(threads=1), tag_keys=("team", "project")
+    )
+    tags = read_candidate_tags(staged, result.candidate_prefix)
+
+    assert [(f.name, f.type) for f in tags.schema] == [(f.name, f.type) for f in STAGED_TAG_SCHEMA]
+    by_value = {}
+    for row in tags.to_pylist():
+        total = by_value.setdefault((row["tag_key"], row["tag_value"]), [0, Decimal(0), Decimal(0)])
+        total[0] += row["line_item_count"]
+        total[1] += row["unblended_cost"]
+        total[2] += row["amortized_cost"]
+    assert {k: (n, str(u.normalize()), str(a.normalize())) for k, (n, u, a) in by_value.items()} == {
+        ("team", "web"): (2, "2", "2"),
+        ("team", "data"): (1, "2", "1.4"),
+        ("team", None): (9, "115.33", "-1.67"),  # 1.73 - 2.00 - 1.40
+        ("project", None): (12, "119.33", "1.73"),  # no line has a project tag
+    }
+
+
+def test_without_tag_keys_the_tag_table_is_empty_but_readable(tmp_path):
+    _, staged, result, _, _ = stage(tmp_path, "legacy")
+
+    tags = read_candidate_tags(staged, result.candidate_prefix)
+
+    assert tags.num_rows == 0 and tags.schema == STAGED_TAG_SCHEMA
+
+
+def test_the_gate_reconciles_each_tag_key_with_the_raw_lines(tmp_path):
+    from billflow.quality.gate import check_staged_partition
+
+    landing, staged = LocalStore(tmp_path / "landing"), LocalStore(tmp_path / "staged")
+    key = f"{PAYER}/r/data/part.parquet"
+    write_raw(tmp_path / "landing" / key, raw_table("legacy"))
+    result = stage_delivery(make_delivery("legacy", key), landing, staged, DuckDBEngine(threads=1), tag_keys=("team",))
+    candidate, raw_totals = read_candidate(staged, result.candidate_prefix)
+    tags = read_candidate_tags(staged, result.candidate_prefix)
+    gate = {"payer_account_id": PAYER, "billing_period": date(2026, 9, 1), "tag_keys": ("team",)}
+
+    assert check_staged_partition(candidate, raw_totals, tag_costs=tags, **gate).passed
+
+    no_web = tags.filter(pc.invert(pc.equal(tags["tag_value"], "web")))
+    failed = check_staged_partition(candidate, raw_totals, tag_costs=no_web, **gate)
+    assert not failed.passed
+    assert any(f.startswith("tag key team: line item type Usage") for f in failed.failures), failed.failures
+    unknown = check_staged_partition(candidate, raw_totals, tag_costs=tags, **{**gate, "tag_keys": ()})
+    assert "tag key 'team' is in the tag costs but not configured" in unknown.failures

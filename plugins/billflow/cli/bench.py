@@ -59,31 +59,6 @@ def _landing(work: Path, rows: int, seed: int) -> Path:
     return landing
 
 
-def _dbt_build(tag: str, target: str, profiles_dir: Path, target_path: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    from billflow.config import DBT_PROJECT_DIR
-
-    result = dbtRunner().invoke(
-        [
-            "build",
-            "--select",
-            f"tag:{tag}",
-            "--target",
-            target,
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(profiles_dir),
-            "--target-path",
-            str(target_path),
-        ]
-    )
-    if not result.success:
-        raise RuntimeError(f"dbt build of {tag} failed: {result.exception}")
-
-
 def run(args: argparse.Namespace) -> int:
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -97,52 +72,22 @@ def run(args: argparse.Namespace) -> int:
         os.environ.pop(name, None)
 
     from billflow.config import load_settings
-    from billflow.control.schema import ensure_control_tables
-    from billflow.engines.factory import landing_store, query_engine, serving_database, staged_store, warehouse_database
-    from billflow.formats.discovery import discover_deliveries
-    from billflow.quality.gate import enforce_gate
-    from billflow.serving.publish import publish_marts
-    from billflow.staging.stage import promote_candidate, read_candidate, stage_delivery
+    from billflow.pipeline import run_daily_load
 
     settings = load_settings()
-    landing_zone, staged = landing_store(settings), staged_store(settings)
     timer = Timer()
     total_started = time.perf_counter()
     print(f"bench: {args.rows:,} raw lines, {os.cpu_count()} cores", file=sys.stderr)
-    deliveries = timer("discover", lambda: discover_deliveries(landing_zone).deliveries)
-    raw_rows = staged_rows = 0
-    for delivery in deliveries:
-        label = f"{delivery.payer_account_id} {delivery.source_format}"
-        engine = query_engine(settings)
-        result = timer(f"stage {label}", lambda d=delivery, e=engine: stage_delivery(d, landing_zone, staged, e))
-        engine.close()
-        raw_rows, staged_rows = raw_rows + result.raw_rows, staged_rows + result.staged_rows
-        candidate, totals = read_candidate(staged, result.candidate_prefix)
-        timer(
-            f"gate {label}",
-            lambda c=candidate, t=totals, d=delivery: enforce_gate(
-                c, t, payer_account_id=d.payer_account_id, billing_period=d.billing_period
-            ),
-        )
-        timer(f"promote {label}", lambda d=delivery, r=result: promote_candidate(staged, d, r.candidate_prefix))
-    target_path = home / "dbt-target"
-    timer("dbt build warehouse", lambda: _dbt_build("warehouse", "warehouse", settings.dbt_profiles_dir, target_path))
-    serving = serving_database(settings)
-    ensure_control_tables(serving)
-    warehouse = warehouse_database(settings)
-    published = timer("publish", lambda: publish_marts(warehouse, serving))
-    warehouse.close()
-    serving.close()
-    timer("dbt build serving", lambda: _dbt_build("serving", "serving", settings.dbt_profiles_dir, target_path))
+    report = run_daily_load(settings, step=timer)
     total = time.perf_counter() - total_started
     print(
         json.dumps(
             {
-                "raw_lines": raw_rows,
-                "staged_rows": staged_rows,
-                "published_rows": published.rows,
+                "raw_lines": report.raw_rows,
+                "staged_rows": report.staged_rows,
+                "published_rows": report.published_rows,
                 "seconds_total": round(total, 2),
-                "lines_per_second": round(raw_rows / total),
+                "lines_per_second": round(report.raw_rows / total),
                 "peak_rss_mib": round(_peak_rss_mib()),
                 "steps": {label: round(seconds, 2) for label, seconds, _ in timer.rows},
             },

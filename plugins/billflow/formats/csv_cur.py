@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -25,6 +26,21 @@ def athena_column_name(header: str) -> str:
     return "_".join(parts).lower()
 
 
+# CUR CSVs seen in the wild write timestamps several ways
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
+
+
+def parse_timestamps(name: str, text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Parse a CUR timestamp column written in any of TIMESTAMP_FORMATS; refuse values none of them reads."""
+    parsed = [pc.strptime(text, format=f, unit="ms", error_is_null=True) for f in TIMESTAMP_FORMATS]
+    result = pc.coalesce(*parsed)
+    unread = pc.and_(pc.is_null(result), pc.not_equal(text, ""))
+    if pc.any(unread).as_py():
+        example = pc.filter(text, unread)[0].as_py()
+        raise ValueError(f"column {name}: cannot read {example!r} as a timestamp")
+    return result
+
+
 def _timestamp_columns() -> set[str]:
     return {name for name, sql_type in RAW_COLUMNS.items() if sql_type == "timestamp"}
 
@@ -44,10 +60,57 @@ def csv_to_parquet(csv_path: str | Path, parquet_path: str | Path) -> int:
         if name in money:
             columns.append(pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()))
         elif name in _timestamp_columns():
-            columns.append(pc.strptime(text, format="%Y-%m-%dT%H:%M:%S.000Z", unit="ms", error_is_null=True))
+            columns.append(parse_timestamps(name, text))
         else:
             columns.append(text)
     converted = pa.table(dict(zip(names, columns, strict=True)))
     Path(parquet_path).parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(converted, parquet_path)
     return converted.num_rows
+
+
+def land_csv_as_legacy_delivery(
+    csv_path: str | Path,
+    landing_root: str | Path,
+    *,
+    report_name: str,
+    assembly_id: str,
+    bucket: str = "billflow-landing",
+) -> Path:
+    """Put a CUR CSV into a landing zone as a legacy Athena-Parquet delivery with its manifest.
+
+    The payer and the billing period come from the file itself (it must hold one of each).
+    Returns the manifest's path.
+    """
+    landing = Path(landing_root)
+    staging = landing / f".{report_name}-{assembly_id}.parquet"
+    csv_to_parquet(csv_path, staging)
+    table = pq.read_table(staging, columns=["bill_payer_account_id", "bill_billing_period_start_date"])
+    payers = set(table.column(0).to_pylist())
+    periods = {value.date().replace(day=1) for value in table.column(1).to_pylist()}
+    if len(payers) != 1 or len(periods) != 1:
+        staging.unlink()
+        raise ValueError(f"{csv_path}: a delivery holds one payer and one period, found {payers} and {periods}")
+    payer, start = payers.pop(), periods.pop()
+    end = start.replace(year=start.year + (start.month == 12), month=start.month % 12 + 1)
+    key = (
+        f"{payer}/{report_name}/{report_name}/year={start.year}/month={start.month}/{report_name}-00001.snappy.parquet"
+    )
+    (landing / key).parent.mkdir(parents=True, exist_ok=True)
+    staging.replace(landing / key)
+    manifest = {
+        "assemblyId": assembly_id,
+        "account": payer,
+        "columns": [],
+        "compression": "Parquet",
+        "contentType": "Parquet",
+        "reportId": f"{report_name}-{payer}",
+        "reportName": report_name,
+        "billingPeriod": {"start": f"{start:%Y%m%d}T000000.000Z", "end": f"{end:%Y%m%d}T000000.000Z"},
+        "bucket": bucket,
+        "reportKeys": [key],
+    }
+    manifest_path = landing / f"{payer}/{report_name}/{start:%Y%m%d}-{end:%Y%m%d}/{report_name}-Manifest.json"
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    return manifest_path

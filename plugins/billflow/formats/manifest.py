@@ -17,7 +17,8 @@ CUR2_MANIFEST = re.compile(
     r"^(?:(?P<prefix>.*)/)?(?P<export>[^/]+)/metadata/BILLING_PERIOD=(?P<period>\d{4}-\d{2})/"
     r"(?P=export)-Manifest\.json$"
 )
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# AWS account ids have 12 digits; some published test CURs (koku's) use 13
+_ACCOUNT_ID = re.compile(r"^\d{12,13}$")
 
 
 class ManifestError(ValueError):
@@ -112,7 +113,7 @@ def _parse_aws_timestamp(key: str, value: str) -> date:
 
 def _check_account(key: str, account: str) -> str:
     if not _ACCOUNT_ID.match(str(account)):
-        raise ManifestError(f"{key}: payer account {account!r} is not a 12-digit AWS account id")
+        raise ManifestError(f"{key}: payer account {account!r} is not an AWS account id (12 digits)")
     return str(account)
 
 

@@ -81,6 +81,7 @@ def sense_new_deliveries() -> PokeReturnValue:
 def stage(delivery: dict[str, Any]) -> dict[str, Any]:
     """Stage one delivery into a candidate partition (the live partition is untouched)."""
     get_current_context()["partition_label"] = f"{delivery['payer_account_id']} {delivery['billing_period'][:7]}"
+    from billflow.config import allocation_tag_keys
     from billflow.engines.factory import landing_store, query_engine, staged_store
     from billflow.formats.manifest import Delivery
     from billflow.staging.stage import stage_delivery
@@ -89,7 +90,9 @@ def stage(delivery: dict[str, Any]) -> dict[str, Any]:
     parsed = Delivery.from_dict(delivery)
     engine = query_engine(settings)
     try:
-        result = stage_delivery(parsed, landing_store(settings), staged_store(settings), engine)
+        result = stage_delivery(
+            parsed, landing_store(settings), staged_store(settings), engine, tag_keys=allocation_tag_keys()
+        )
     finally:
         engine.close()
     return {"delivery": delivery, "candidate_prefix": result.candidate_prefix, "raw_rows": result.raw_rows}
@@ -100,17 +103,20 @@ def gate(staged: dict[str, Any]) -> dict[str, Any]:
     """Great Expectations gate: the candidate must reconcile with its raw lines, or the group fails."""
     from datetime import date as date_type
 
+    from billflow.config import allocation_tag_keys
     from billflow.engines.factory import staged_store
     from billflow.quality.gate import enforce_gate
-    from billflow.staging.stage import read_candidate
+    from billflow.staging.stage import read_candidate, read_candidate_tags
 
-    delivery = staged["delivery"]
-    candidate, raw_totals = read_candidate(staged_store(_settings()), staged["candidate_prefix"])
+    delivery, store = staged["delivery"], staged_store(_settings())
+    candidate, raw_totals = read_candidate(store, staged["candidate_prefix"])
     result = enforce_gate(
         candidate,
         raw_totals,
         payer_account_id=delivery["payer_account_id"],
         billing_period=date_type.fromisoformat(delivery["billing_period"]),
+        tag_costs=read_candidate_tags(store, staged["candidate_prefix"]),
+        tag_keys=allocation_tag_keys(),
     )
     log.info("gate passed: %d checks", result.checks)
     totals = raw_totals.column("unblended_cost").to_pylist()

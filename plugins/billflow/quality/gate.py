@@ -124,8 +124,13 @@ def check_staged_partition(
     *,
     payer_account_id: str,
     billing_period: dt.date,
+    tag_costs: pa.Table | None = None,
+    tag_keys: tuple[str, ...] = (),
 ) -> GateResult:
-    """Run both suites on a candidate staged partition; never raises for bad data (see enforce_gate)."""
+    """Run both suites on a candidate staged partition; never raises for bad data (see enforce_gate).
+
+    With `tag_costs` (the candidate's cost by allocation tag), the reconciliation suite also runs once per
+    configured tag key: each key must carry every raw line once, so its totals equal the raw totals."""
     if not payer_account_id:
         raise ValueError("payer_account_id is required")
     if not isinstance(billing_period, dt.date) or isinstance(billing_period, dt.datetime):
@@ -180,6 +185,11 @@ def check_staged_partition(
         stats.append(rec_stats)
         checks += rec_stats.evaluated
         failures += rec_failures
+        if tag_costs is not None:
+            tag_stats, tag_failures = _reconcile_tag_keys(tag_costs, tag_keys, raw_totals, reconciliation_suite)
+            stats += tag_stats
+            checks += sum(s.evaluated for s in tag_stats) + 1
+            failures += tag_failures
 
     result = GateResult(
         passed=not failures,
@@ -198,16 +208,49 @@ def check_staged_partition(
     return result
 
 
+def _reconcile_tag_keys(
+    tag_costs: pa.Table, tag_keys: tuple[str, ...], raw_totals: pa.Table, suite: dict[str, Any]
+) -> tuple[list[SuiteStats], list[str]]:
+    import pyarrow.compute as pc
+
+    stats: list[SuiteStats] = []
+    found = set(tag_costs.column("tag_key").to_pylist())
+    failures = [
+        f"tag key {key!r} is in the tag costs but not configured" for key in sorted(found - set(tag_keys), key=str)
+    ]
+    for key in tag_keys:
+        rows = reconciliation_rows(tag_costs.filter(pc.equal(tag_costs["tag_key"], key)), raw_totals)
+        key_stats, key_failures = _validate(
+            suite,
+            _reconciliation_frame(rows),
+            {},
+            "COMPLETE",
+            lambda result, rows=rows: messages.reconciliation_messages(result, rows),
+        )
+        stats.append(
+            SuiteStats(f"{key_stats.name} [tag {key}]", key_stats.evaluated, key_stats.failed, key_stats.seconds)
+        )
+        failures += [f"tag key {key}: {failure}" for failure in key_failures]
+    return stats, failures
+
+
 def enforce_gate(
     candidate: pa.Table,
     raw_totals: pa.Table,
     *,
     payer_account_id: str,
     billing_period: dt.date,
+    tag_costs: pa.Table | None = None,
+    tag_keys: tuple[str, ...] = (),
 ) -> GateResult:
     """check_staged_partition, raising GateFailed unless every check passed."""
     result = check_staged_partition(
-        candidate, raw_totals, payer_account_id=payer_account_id, billing_period=billing_period
+        candidate,
+        raw_totals,
+        payer_account_id=payer_account_id,
+        billing_period=billing_period,
+        tag_costs=tag_costs,
+        tag_keys=tag_keys,
     )
     if not result.passed:
         raise GateFailed(result)

@@ -50,6 +50,25 @@ BLANK_IS_NULL = {"bill_invoice_id", "savings_plan_savings_plan_a_r_n", "reservat
 
 STAGED_MONEY = pa.decimal128(38, 10)
 
+# Cost by allocation tag value (stage_cur_daily_tags.sql): one row set per configured tag key.
+STAGED_TAG_SCHEMA = pa.schema(
+    [
+        ("billing_period", pa.date32()),
+        ("payer_account_id", pa.string()),
+        ("usage_account_id", pa.string()),
+        ("usage_date", pa.date32()),
+        ("line_item_type", pa.string()),
+        ("product_code", pa.string()),
+        ("usage_type", pa.string()),
+        ("tag_key", pa.string()),
+        ("tag_value", pa.string()),
+        ("unblended_cost", STAGED_MONEY),
+        ("amortized_cost", STAGED_MONEY),
+        ("line_item_count", pa.int64()),
+        ("manifest_id", pa.string()),
+    ]
+)
+
 # The staged partition's columns (docs/ARCHITECTURE.md); stage_cur_daily.sql produces exactly these.
 STAGED_SCHEMA = pa.schema(
     [

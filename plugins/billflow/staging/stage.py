@@ -15,13 +15,15 @@ import pyarrow.parquet as pq
 
 from billflow.engines.query import QueryEngine
 from billflow.engines.sql import quote_literal
+from billflow.formats.csv_cur import athena_column_name
 from billflow.formats.manifest import Delivery
-from billflow.staging.columns import BLANK_IS_NULL, FORMAT_SOURCES, MONEY, RAW_COLUMNS
+from billflow.staging.columns import BLANK_IS_NULL, FORMAT_SOURCES, MONEY, RAW_COLUMNS, STAGED_TAG_SCHEMA
 from billflow.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
 STAGED_TABLE = "cur_daily"
+STAGED_TAG_TABLE = "cur_daily_tags"
 CANDIDATES = "_candidates"
 
 
@@ -50,16 +52,28 @@ def _fragment(name: str) -> str:
     return "\n".join(line for line in load_sql(name).splitlines() if not line.lstrip().startswith("--"))
 
 
-def partition_prefix(payer_account_id: str, period_label: str) -> str:
-    return f"{STAGED_TABLE}/payer={payer_account_id}/period={period_label}"
+def partition_prefix(payer_account_id: str, period_label: str, table: str = STAGED_TABLE) -> str:
+    return f"{table}/payer={payer_account_id}/period={period_label}"
 
 
 def candidate_prefix(delivery: Delivery) -> str:
     return f"{CANDIDATES}/{delivery.payer_account_id}-{delivery.period_label}-{delivery.manifest_id}"
 
 
-def typed_projection(relation: str, present: dict[str, str], source_format: str) -> str:
-    """A relation with every canonical raw column, typed; columns a delivery lacks are typed nulls."""
+def tag_value_expression(tag_key: str, present: set[str], source_format: str) -> str:
+    """The value of a user tag on a raw line ('' -> null): a resource_tags_user_* column in legacy CUR,
+    a key of the resource_tags map in CUR 2.0."""
+    legacy_column = f"resource_tags_user_{athena_column_name(tag_key)}"
+    if source_format == "cur2" and "resource_tags" in present:
+        return f"nullif(resource_tags[{quote_literal('user:' + tag_key)}], '')"
+    if legacy_column in present:
+        return f"nullif(cast({legacy_column} as varchar), '')"
+    return "cast(null as varchar)"
+
+
+def typed_projection(relation: str, present: dict[str, str], source_format: str, tag_keys: tuple[str, ...] = ()) -> str:
+    """A relation with every canonical raw column, typed; columns a delivery lacks are typed nulls.
+    Each allocation tag key adds a column tag_value_<n> (n = its position in tag_keys)."""
     present_names = set(present)
     missing_required = sorted(
         c for c in REQUIRED_RAW if c not in present_names and not FORMAT_SOURCES[source_format].get(c)
@@ -78,6 +92,8 @@ def typed_projection(relation: str, present: dict[str, str], source_format: str)
         else:
             expr = f"cast({source} as {sql_type})"
         items.append(f"{expr} as {column}")
+    for number, tag_key in enumerate(tag_keys):
+        items.append(f"{tag_value_expression(tag_key, present_names, source_format)} as tag_value_{number}")
     return "(select\n        " + ",\n        ".join(items) + f"\n    from {relation}) as typed_raw"
 
 
@@ -100,6 +116,19 @@ def render_stage_sql(raw_lines: str, delivery: Delivery) -> str:
     )
 
 
+def render_tags_sql(raw_lines: str, delivery: Delivery, tag_keys: tuple[str, ...]) -> str:
+    tagged_lines = "\n    union all\n".join(
+        f"    select *, {quote_literal(key)} as tag_key, tag_value_{number} as tag_value from raw_lines"
+        for number, key in enumerate(tag_keys)
+    )
+    return Template(load_sql("stage_cur_daily_tags")).substitute(
+        raw_lines=raw_lines,
+        tagged_lines=tagged_lines,
+        amortized_cost=_fragment("amortized_cost"),
+        manifest_id=quote_literal(delivery.manifest_id),
+    )
+
+
 def render_raw_totals_sql(raw_lines: str) -> str:
     return Template(load_sql("raw_totals")).substitute(raw_lines=raw_lines, amortized_cost=_fragment("amortized_cost"))
 
@@ -110,10 +139,18 @@ class StageResult:
     staged_rows: int
     raw_rows: int
     seconds: float
+    tag_rows: int = 0
 
 
-def stage_delivery(delivery: Delivery, landing: ObjectStore, staged: ObjectStore, engine: QueryEngine) -> StageResult:
-    """Write the candidate partition and the raw totals beside it; the live partition is untouched."""
+def stage_delivery(
+    delivery: Delivery,
+    landing: ObjectStore,
+    staged: ObjectStore,
+    engine: QueryEngine,
+    tag_keys: tuple[str, ...] = (),
+) -> StageResult:
+    """Write the candidate partition, its cost by allocation tag and the raw totals beside them; the live
+    partitions are untouched."""
     started = time.perf_counter()
     uris = [landing.uri(landing.key_from_uri(uri)) for uri in delivery.data_uris]
     relation = engine.raw_relation(uris)
@@ -121,12 +158,18 @@ def stage_delivery(delivery: Delivery, landing: ObjectStore, staged: ObjectStore
         present = engine.relation_columns(relation)
     except Exception as exc:
         raise StagingError(f"cannot read the data files of {delivery.manifest_key}: {exc}") from exc
-    raw_lines = typed_projection(relation, present, delivery.source_format)
+    raw_lines = typed_projection(relation, present, delivery.source_format, tag_keys)
     prefix = candidate_prefix(delivery)
     staged.delete_prefix(prefix)
     staged_rows = engine.copy_to_parquet(
         render_stage_sql(raw_lines, delivery), staged.uri(f"{prefix}/data/part-0.parquet")
     )
+    tags_uri = staged.uri(f"{prefix}/tags/part-0.parquet")
+    if tag_keys:
+        tag_rows = engine.copy_to_parquet(render_tags_sql(raw_lines, delivery, tag_keys), tags_uri)
+    else:  # keep the staged tag table readable (dbt reads every partition) with no keys configured
+        tag_rows = 0
+        staged.write_bytes(f"{prefix}/tags/part-0.parquet", table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
     raw_totals = engine.query_arrow(render_raw_totals_sql(raw_lines))
     staged.write_bytes(f"{prefix}/raw_totals.parquet", table_to_parquet_bytes(raw_totals))
     raw_rows = sum(raw_totals.column("raw_row_count").to_pylist())
@@ -140,7 +183,7 @@ def stage_delivery(delivery: Delivery, landing: ObjectStore, staged: ObjectStore
         staged_rows,
         seconds,
     )
-    return StageResult(prefix, staged_rows, raw_rows, seconds)
+    return StageResult(prefix, staged_rows, raw_rows, seconds, tag_rows)
 
 
 def read_candidate(staged: ObjectStore, prefix: str) -> tuple[pa.Table, pa.Table]:
@@ -150,9 +193,16 @@ def read_candidate(staged: ObjectStore, prefix: str) -> tuple[pa.Table, pa.Table
     return data, totals
 
 
+def read_candidate_tags(staged: ObjectStore, prefix: str) -> pa.Table:
+    """The candidate's cost by allocation tag, written by stage_delivery."""
+    return pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/tags/part-0.parquet")))
+
+
 def promote_candidate(staged: ObjectStore, delivery: Delivery, prefix: str) -> str:
-    """Replace the live partition with the checked candidate in one step; drop the candidate."""
+    """Replace the live partitions with the checked candidate, then drop the candidate."""
     target = partition_prefix(delivery.payer_account_id, delivery.period_label)
+    tags_target = partition_prefix(delivery.payer_account_id, delivery.period_label, STAGED_TAG_TABLE)
+    staged.replace_prefix(f"{prefix}/tags", tags_target)
     staged.replace_prefix(f"{prefix}/data", target)
     staged.delete_prefix(prefix)
     return target

@@ -1,0 +1,61 @@
+"""koku's final / not-final pair of one CUR month drives finalisation: provisional until final, then locked."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from billflow.config import load_settings
+from billflow.formats.csv_cur import land_csv_as_legacy_delivery
+from billflow.pipeline import run_daily_load, run_monthly_close
+
+EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
+KOKU = EXTERNAL / "koku"
+AFTER_THE_MONTH = date(2023, 7, 15)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+    for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
+        monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    return tmp_path
+
+
+def invoices(home: Path) -> list[tuple]:
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select customer_id, strftime(billing_period, '%Y-%m'), status, invoice_number, total_amount, is_cur_final "
+            "from billing.invoices order by all"
+        ).fetchall()
+
+
+def test_a_month_whose_cur_is_not_final_gives_provisional_invoices_that_the_close_leaves_open(home):
+    land_csv_as_legacy_delivery(
+        KOKU / "2023-06-01-not-final.csv", home / "landing", report_name="koku", assembly_id="not-final"
+    )
+
+    report = run_daily_load(load_settings())
+    locked = run_monthly_close(load_settings(), as_of=AFTER_THE_MONTH)
+
+    assert report.raw_rows == 3 and report.billing_periods == ["2023-06"]
+    assert locked == []
+    # three SavingsPlanCoveredUsage hours, amortized at their effective cost 0.1 each, unmapped account
+    assert invoices(home) == [("unassigned", "2023-06", "provisional", None, Decimal("0.30"), False)]
+
+
+def test_a_final_month_is_locked_once_it_is_over_and_stays_locked(home):
+    land_csv_as_legacy_delivery(KOKU / "2023-06-01.csv", home / "landing", report_name="koku", assembly_id="final")
+    run_daily_load(load_settings())
+
+    assert run_monthly_close(load_settings(), as_of=date(2023, 6, 30)) == []  # the month is not over yet
+    locked = run_monthly_close(load_settings(), as_of=AFTER_THE_MONTH)
+    again = run_monthly_close(load_settings(), as_of=date(2023, 7, 16))
+
+    assert locked == ["BF-202306-0001 unassigned 2023-06"]
+    assert again == []
+    assert invoices(home) == [("unassigned", "2023-06", "final", "BF-202306-0001", Decimal("0.30"), True)]
