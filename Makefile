@@ -7,6 +7,10 @@ VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# focus-validator 2.2 needs Python >= 3.12 with numpy<2 and pyarrow<21: its own tool venv (DOMAIN.md)
+FOCUS_VENV := $(ROOT)/.venv-focus
+FOCUS_STAMP := $(FOCUS_VENV)/.installed
+FOCUS_REQUIREMENTS := "focus-validator==2.2.*" "numpy<2" "pyarrow<21"
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -not -path 'dbt_project/target/*' 2>/dev/null)
 
@@ -25,11 +29,12 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install dbt-parse airflow-init demo test lint bench airflow clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo test lint bench airflow clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
 	@echo "make test   - install and run the test suite"
+	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
 	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
 
@@ -45,6 +50,25 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Python 3.12: `python3.12` when it runs (a pyenv shim may not), else a pyenv or system 3.12.
+$(FOCUS_STAMP):
+	@py=""; \
+	for c in python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+		if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "focus-venv: no working Python 3.12 found (focus-validator 2.2 needs it)"; exit 1; fi; \
+	if [ -x $(BIN)/uv ]; then uv=$(BIN)/uv; elif command -v uv >/dev/null 2>&1; then uv=uv; else uv=""; fi; \
+	echo "focus-venv: $(FOCUS_VENV) with $$py"; \
+	if [ -n "$$uv" ]; then \
+		$$uv venv --quiet --allow-existing --python "$$py" $(FOCUS_VENV) \
+			&& $$uv pip install --quiet --python $(FOCUS_VENV)/bin/python $(FOCUS_REQUIREMENTS); \
+	else \
+		"$$py" -m venv $(FOCUS_VENV) && $(FOCUS_VENV)/bin/pip install -q $(FOCUS_REQUIREMENTS); \
+	fi
+	@touch $(FOCUS_STAMP)
+
+focus-venv: $(FOCUS_STAMP)
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES) dbt_project/dbt_project.yml
 	cd dbt_project && $(BIN)/dbt parse --quiet --profiles-dir profiles/embedded --target warehouse
@@ -69,7 +93,7 @@ demo: airflow-init
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
 	$(BIN)/billflow invoices
 
-test: $(STAMP) $(MANIFEST)
+test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)

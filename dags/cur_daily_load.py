@@ -1,4 +1,7 @@
-"""Daily load: new CUR deliveries -> staged partitions (gated) -> dbt warehouse -> serving -> Asset events."""
+"""Daily load: new CUR deliveries -> staged partitions (gated) -> dbt warehouse -> serving -> Asset events.
+
+The FOCUS 1.2 export (one Parquet file per billing period) runs after the warehouse, beside publishing.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ def cur_daily_load():
     control = tasks.prepare_control_tables()
     control >> deliveries
     staged >> warehouse >> published >> serving
+    warehouse >> tasks.export_focus()
     serving >> tasks.record_loads(staged)
 
 

@@ -48,3 +48,17 @@
         as decimal(18, {{ scale }})
     )
 {%- endmacro %}
+
+
+{#- pct % of a decimal amount as decimal(38,10) (e.g. a percentage fee or a tax rate), without decimal division. -#}
+{% macro percent_of(amount, pct) -%}
+    {{ return(adapter.dispatch('percent_of', 'billflow')(amount, pct)) }}
+{%- endmacro %}
+
+{% macro default__percent_of(amount, pct) -%}
+    cast(
+        cast({{ amount }} as decimal(27, 10))
+        * cast(cast({{ pct }} as decimal(9, 4)) * cast(0.01 as decimal(3, 2)) as decimal(10, 6))
+        as decimal(38, 10)
+    )
+{%- endmacro %}

@@ -43,6 +43,8 @@ class Settings:
     serving_conn_id: str | None
     warehouse_conn_id: str | None
     aws_conn_id: str
+    # where exports (FOCUS Parquet) are written: a local folder or s3://bucket[/prefix]
+    export_uri: str = ""
 
 
 def load_settings() -> Settings:
@@ -57,4 +59,5 @@ def load_settings() -> Settings:
         serving_conn_id=os.environ.get("BILLFLOW_SERVING_CONN_ID") or None,
         warehouse_conn_id=os.environ.get("BILLFLOW_WAREHOUSE_CONN_ID") or None,
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
+        export_uri=_env("BILLFLOW_EXPORT_URI", str(home / "exports")),
     )

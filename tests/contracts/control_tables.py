@@ -48,6 +48,7 @@ def publish_invoices(serving, rows, lines):
             "billing_period": [r[1] for r in lines],
             "product_code": [r[2] for r in lines],
             "charge_category": ["usage"] * len(lines),
+            "pricing_rule_id": ["list-price"] * len(lines),
             "currency_code": ["USD"] * len(lines),
             "amount": pa.array([Decimal(r[3]) for r in lines], pa.decimal128(18, 2)),
         }

@@ -1,24 +1,32 @@
 """dbt project end to end on DuckDB: staged Parquet -> warehouse marts -> serving models.
 
-The staged partitions are written here by hand (a dozen rows, exact decimals) so that every
-expected invoice figure below can be checked with pencil and paper:
+The staged partitions are written here by hand (a few rows, exact decimals) and priced with the demo
+rule set of the seeds, so that every expected invoice figure below can be checked with pencil and paper
+(billed = basis x (1 + pct/100) by the most specific pricing rule; each line rounded half away from zero):
 
-customer   line (product, category)        amortized       x factor   billed          amount
-acme +5%   AmazonEC2 usage                 100 + 12.3456789012 + 0     117.9629628463  117.96
-           AmazonEC2 tax (no markup)       8.25                        8.25              8.25   -> 126.21
-globex -3% AmazonS3 usage                  10.005          x 0.97      9.70485           9.70
-           AmazonS3 credit                 -1.50           x 0.97      -1.455           -1.46
-           AmazonRDS usage (until 09-15)   40.00           x 0.97      38.80            38.80   -> 47.04
-initech    AmazonRDS usage (from 09-16)    60.00           x 0.925     55.50            55.50
-  -7.5%    AWSLambda usage                 33.3333333333   x 0.925     30.8333333333    30.83   -> 86.33
-umbrella   ComputeSavingsPlans commitment  5.00            x 0.9775    4.8875            4.89
-  -2.25%   AmazonEC2 discount              -2.50           x 0.9775    -2.44375         -2.44
-           AWSLambda tax                   3.10                        3.10              3.10   ->  5.55
-unassigned AmazonEC2 usage (200000000004)  12.345          x 1         12.345           12.35   -> 12.35
+customer            line (product, category, rule)                 basis            billed            amount
+acme (amortized)    AmazonEC2 usage  acme-ec2-instances +8 %      100 (BoxUsage)   108               108.00
+                    AmazonEC2 usage  acme-markup +5 %              12.3456789012    12.9629628463      12.96
+                                                                   (SP covered; negation amortized 0)
+                    AmazonEC2 tax    tax_pass_through              8.25             8.25               8.25
+                    CUSTOM:acme-managed-services fee (monthly flat)                 250               250.00  -> 379.21
+globex (unblended)  AmazonS3 usage   globex-s3 -10 % (service)     10.005           9.0045             9.00
+                    AmazonS3 credit  globex-s3 -10 %               -1.50            -1.35             -1.35
+                    AmazonRDS usage  globex-discount -3 %          40 (until 09-15) 38.80             38.80
+                    AmazonEC2 usage  globex-discount -3 %          30 - 30 (SP covered unblended and its
+                                                                   negation; amortized would be 18)   0.00   -> 46.45
+initech             AmazonRDS usage  initech-discount -7.5 %       60 (from 09-16)  55.50             55.50
+  (no credit        AWSLambda usage  initech-payer2-account -5 %   33.3333333333    31.6666666666     31.67
+   pass-through)    AWSLambda credit -5.00: not billed                                                       -> 87.17
+umbrella (tax 10 %, ComputeSavingsPlans commitment umbrella -2.25 % 5.00           4.8875             4.89
+  no discount       EdpDiscount -2.50 and AWS tax 3.10: not billed
+  pass-through)     CUSTOM:umbrella-operations fee 3 % of 4.8875                    0.146625           0.15
+                    TAX tax_rate: 10 % of the subtotal 5.04                         0.504              0.50   ->  5.54
+unassigned          AmazonEC2 usage  list-price 0 % (200000000004) 12.345           12.345            12.35  -> 12.35
 
-globex shows why the total is the sum of rounded lines: round(47.04985) would be 47.05.
-Payer 111111111111 is invoiced by AWS (invoice id set), payer 222222222222 is not yet:
-acme and globex are CUR-final, initech (accounts on both payers), umbrella and unassigned not.
+globex also shows why the total is the sum of rounded lines: 46.4545 would round to 46.45 here, but
+9.0045 alone rounds down. Payer 111111111111 is invoiced by AWS (invoice id set), payer 222222222222 is
+not yet: acme and globex are CUR-final, initech (accounts on both payers), umbrella and unassigned not.
 """
 
 from __future__ import annotations
@@ -43,7 +51,9 @@ PERIOD = date(2026, 9, 1)
 
 SP_ARN = "arn:aws:savingsplans::222222222222:savingsplan/sp-0001"
 
-# (usage account, day, line item type, product, unblended, amortized, raw rows)
+# (usage account, day, line item type, product, unblended, amortized, raw rows); usage type
+# f"{product}-usage" except where USAGE_TYPES says otherwise
+USAGE_TYPES = {("100000000001", 3, "Usage"): "USE1-BoxUsage:m5.large"}
 PAYER_1_ROWS = [
     ("100000000001", 3, "Usage", "AmazonEC2", "100", "100", 10),
     ("100000000002", 5, "SavingsPlanCoveredUsage", "AmazonEC2", "20", "12.3456789012", 4),
@@ -53,9 +63,12 @@ PAYER_1_ROWS = [
     ("100000000004", 15, "Usage", "AmazonRDS", "40", "40", 3),
     ("100000000004", 16, "Usage", "AmazonRDS", "60", "60", 3),
     ("100000000003", 20, "Credit", "AmazonS3", "-1.5", "-1.5", 1),
+    ("100000000003", 12, "SavingsPlanCoveredUsage", "AmazonEC2", "30", "18", 2),
+    ("100000000003", 12, "SavingsPlanNegation", "AmazonEC2", "-30", "0", 2),
 ]
 PAYER_2_ROWS = [
     ("200000000001", 2, "Usage", "AWSLambda", "33.3333333333", "33.3333333333", 9),
+    ("200000000001", 6, "Credit", "AWSLambda", "-5", "-5", 1),
     ("200000000002", 4, "SavingsPlanRecurringFee", "ComputeSavingsPlans", "50", "5", 1),
     ("200000000003", 4, "EdpDiscount", "AmazonEC2", "-2.5", "-2.5", 2),
     ("200000000004", 8, "Usage", "AmazonEC2", "12.345", "12.345", 5),
@@ -63,18 +76,21 @@ PAYER_2_ROWS = [
 ]
 
 EXPECTED_TOTALS = {
-    "acme": Decimal("126.21"),
-    "globex": Decimal("47.04"),
-    "initech": Decimal("86.33"),
-    "umbrella": Decimal("5.55"),
+    "acme": Decimal("379.21"),
+    "globex": Decimal("46.45"),
+    "initech": Decimal("87.17"),
+    "umbrella": Decimal("5.54"),
     "unassigned": Decimal("12.35"),
 }
 EXPECTED_CUR_FINAL = {"acme": True, "globex": True, "initech": False, "umbrella": False, "unassigned": False}
 
 LOCK_NUMBER = "BF-2026-09-0001"
 LOCKED_AT = datetime(2026, 10, 8, 12, 0, 0)
-# acme was locked before a restatement: the lock differs from the published 126.21.
-LOCKED_LINES = [("AmazonEC2", "usage", Decimal("111.75")), ("AmazonEC2", "tax", Decimal("8.25"))]
+# acme was locked before a restatement: the lock differs from the published 379.21.
+LOCKED_LINES = [
+    ("AmazonEC2", "usage", "acme-markup", Decimal("111.75")),
+    ("AmazonEC2", "tax", "tax_pass_through", Decimal("8.25")),
+]
 LOCKED_TOTAL = Decimal("120.00")
 
 CONTROL_DDL = """
@@ -93,6 +109,7 @@ create table billing_control.locked_invoice_lines (
     billing_period date not null,
     product_code varchar,
     charge_category varchar,
+    pricing_rule_id varchar,
     currency_code varchar,
     amount decimal(18, 2) not null
 );
@@ -115,7 +132,7 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
             "usage_date": PERIOD.replace(day=day),
             "line_item_type": line_item_type,
             "product_code": product,
-            "usage_type": f"{product}-usage",
+            "usage_type": USAGE_TYPES.get((account, day, line_item_type), f"{product}-usage"),
             "operation": "",
             "region": "us-east-1",
             "currency_code": "USD",
@@ -206,33 +223,77 @@ def test_warehouse_invoices_match_hand_computed_totals(warehouse: Warehouse) -> 
     assert {customer: final for customer, _, final, *_ in invoices} == EXPECTED_CUR_FINAL
     assert {status for _, _, _, status, _ in invoices} == {"provisional"}
     assert {customer: lines for customer, *_, lines in invoices} == {
-        "acme": 2,
-        "globex": 3,
+        "acme": 4,
+        "globex": 4,
         "initech": 2,
         "umbrella": 3,
         "unassigned": 1,
     }
 
     lines = {
-        (customer, product, category): amount
-        for customer, product, category, amount in _rows(
+        (customer, product, category, rule): amount
+        for customer, product, category, rule, amount in _rows(
             warehouse.warehouse_path,
-            "select customer_id, product_code, charge_category, amount from marts.invoice_lines",
+            "select customer_id, product_code, charge_category, pricing_rule_id, amount from marts.invoice_lines",
         )
     }
-    assert lines[("acme", "AmazonEC2", "usage")] == Decimal("117.96")
-    assert lines[("acme", "AmazonEC2", "tax")] == Decimal("8.25")  # tax is not marked up
-    assert lines[("globex", "AmazonS3", "credit")] == Decimal("-1.46")  # -1.455 half away from zero
-    assert lines[("globex", "AmazonRDS", "usage")] == Decimal("38.80")  # usage before the move
-    assert lines[("initech", "AmazonRDS", "usage")] == Decimal("55.50")  # usage on effective_to
-    assert lines[("unassigned", "AmazonEC2", "usage")] == Decimal("12.35")  # unmapped, not dropped
+    assert lines == {
+        ("acme", "AmazonEC2", "usage", "acme-ec2-instances"): Decimal("108.00"),  # usage type beats customer
+        ("acme", "AmazonEC2", "usage", "acme-markup"): Decimal("12.96"),
+        ("acme", "AmazonEC2", "tax", "tax_pass_through"): Decimal("8.25"),  # tax is not marked up
+        ("acme", "CUSTOM:acme-managed-services", "fee", "acme-managed-services"): Decimal("250.00"),
+        ("globex", "AmazonS3", "usage", "globex-s3"): Decimal("9.00"),  # service beats customer
+        ("globex", "AmazonS3", "credit", "globex-s3"): Decimal("-1.35"),
+        ("globex", "AmazonRDS", "usage", "globex-discount"): Decimal("38.80"),  # usage before the move
+        ("globex", "AmazonEC2", "usage", "globex-discount"): Decimal("0.00"),  # unblended basis
+        ("initech", "AmazonRDS", "usage", "initech-discount"): Decimal("55.50"),  # usage on effective_to
+        ("initech", "AWSLambda", "usage", "initech-payer2-account"): Decimal("31.67"),  # account rule
+        ("umbrella", "ComputeSavingsPlans", "commitment", "umbrella-discount"): Decimal("4.89"),
+        ("umbrella", "CUSTOM:umbrella-operations", "fee", "umbrella-operations"): Decimal("0.15"),
+        ("umbrella", "TAX", "tax", "tax_rate"): Decimal("0.50"),
+        ("unassigned", "AmazonEC2", "usage", "list-price"): Decimal("12.35"),  # unmapped, not dropped
+    }
 
     staged_rows, mart_rows = _rows(
         warehouse.warehouse_path,
         "select (select sum(line_item_count) from staging.stg_cur__daily_costs), "
         "(select sum(line_item_count) from marts.daily_costs)",
     )[0]
-    assert staged_rows == mart_rows == 51
+    assert staged_rows == mart_rows == 56
+
+
+def test_billing_bridge_attributes_every_difference_to_a_rule(warehouse: Warehouse) -> None:
+    bridge = {
+        (payer, customer): rest
+        for payer, customer, *rest in _rows(
+            warehouse.warehouse_path,
+            "select payer_account_id, customer_id, staged_amortized_cost, basis_delta, pass_through_delta, "
+            "pricing_delta, custom_items_delta, tax_delta, rounding_delta, invoiced_amount "
+            "from marts.billing_bridge where billing_period = date '2026-09-01'",
+        )
+    }
+    # staged amortized, basis, pass-through, pricing, custom items, tax, rounding -> invoiced
+    expected = {
+        ("111111111111", "acme"): ["120.5956789012", 0, 0, "8.6172839451", 0, 0, 0, "129.2129628463"],
+        ("invoice", "acme"): [0, 0, 0, 0, "250", 0, "-0.0029628463", "249.9970371537"],
+        ("111111111111", "globex"): ["66.505", "-18", 0, "-2.0505", 0, 0, 0, "46.4545"],
+        ("222222222222", "initech"): ["28.3333333333", 0, "5", "-1.6666666667", 0, 0, 0, "31.6666666666"],
+        ("222222222222", "umbrella"): ["5.6", 0, "2.5", "-0.1125", 0, "-3.1", 0, "4.8875"],
+        ("invoice", "umbrella"): [0, 0, 0, 0, "0.146625", "0.504", "0.001875", "0.6525"],
+    }
+    for key, figures in expected.items():
+        assert bridge[key] == [Decimal(str(f)) for f in figures], key
+    totals: dict[str, Decimal] = {}
+    for (_, customer), rest in bridge.items():
+        totals[customer] = totals.get(customer, Decimal(0)) + rest[-1]
+    assert totals == EXPECTED_TOTALS
+
+    unassigned = _rows(
+        warehouse.warehouse_path,
+        "select payer_account_id, usage_account_id, first_usage_date, usage_days, amortized_cost, line_item_count "
+        "from marts.unassigned_accounts",
+    )
+    assert unassigned == [("222222222222", "200000000004", date(2026, 9, 8), 1, Decimal("12.345"), 5)]
 
 
 def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
@@ -248,8 +309,8 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
             [PERIOD, LOCK_NUMBER, LOCKED_TOTAL, LOCKED_AT],
         )
         con.executemany(
-            "insert into billing_control.locked_invoice_lines values ('acme', ?, ?, ?, 'USD', ?)",
-            [[PERIOD, product, category, amount] for product, category, amount in LOCKED_LINES],
+            "insert into billing_control.locked_invoice_lines values ('acme', ?, ?, ?, ?, 'USD', ?)",
+            [[PERIOD, product, category, rule, amount] for product, category, rule, amount in LOCKED_LINES],
         )
 
     with pytest.MonkeyPatch.context() as patch:
@@ -266,8 +327,8 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
             "line_count from billing.invoices where billing_period = date '2026-09-01'",
         )
     }
-    assert invoices["acme"] == ("final", LOCK_NUMBER, LOCKED_AT, LOCKED_TOTAL, Decimal("126.21"), 2)
-    assert invoices["globex"] == ("provisional", None, None, Decimal("47.04"), Decimal("47.04"), 3)
+    assert invoices["acme"] == ("final", LOCK_NUMBER, LOCKED_AT, LOCKED_TOTAL, Decimal("379.21"), 2)
+    assert invoices["globex"] == ("provisional", None, None, Decimal("46.45"), Decimal("46.45"), 4)
     assert {customer: row[3] for customer, row in invoices.items()} == {
         **EXPECTED_TOTALS,
         "acme": LOCKED_TOTAL,
@@ -278,7 +339,7 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         "select product_code, charge_category, amount, status, invoice_number from billing.invoice_lines "
         "where customer_id = 'acme' order by charge_category desc",
     )
-    assert acme_lines == [(p, c, a, "final", LOCK_NUMBER) for p, c, a in LOCKED_LINES]
+    assert acme_lines == [(p, c, a, "final", LOCK_NUMBER) for p, c, _, a in LOCKED_LINES]
 
     published_daily, serving_daily = _rows(
         warehouse.serving_path,

@@ -30,6 +30,7 @@ final_lines as (
         invoice_locks.invoice_number,
         locked_invoice_lines.product_code,
         locked_invoice_lines.charge_category,
+        locked_invoice_lines.pricing_rule_id,
         locked_invoice_lines.currency_code,
         locked_invoice_lines.amount
 
@@ -50,6 +51,7 @@ provisional_lines as (
         cast(null as varchar(64)) as invoice_number,
         published_invoice_lines.product_code,
         published_invoice_lines.charge_category,
+        published_invoice_lines.pricing_rule_id,
         published_invoice_lines.currency_code,
         published_invoice_lines.amount
 
@@ -78,6 +80,7 @@ final as (
         cast(unioned.invoice_number as varchar(64)) as invoice_number,
         cast(unioned.product_code as varchar(256)) as product_code,
         cast(unioned.charge_category as varchar(32)) as charge_category,
+        cast(unioned.pricing_rule_id as varchar(64)) as pricing_rule_id,
         cast(unioned.currency_code as varchar(3)) as currency_code,
         cast(unioned.amount as decimal(18, 2)) as amount,
         -- current published figures behind the line (null if no longer published)
@@ -91,6 +94,7 @@ final as (
         and unioned.billing_period = published_invoice_lines.billing_period
         and unioned.product_code = published_invoice_lines.product_code
         and unioned.charge_category = published_invoice_lines.charge_category
+        and unioned.pricing_rule_id = published_invoice_lines.pricing_rule_id
 
 )
 

@@ -62,7 +62,8 @@ def lock_final_invoices(serving: Database, as_of: date, locked_at: datetime | No
             )
             serving.execute(
                 f"""insert into {CONTROL_SCHEMA}.locked_invoice_lines
-                select customer_id, billing_period, product_code, charge_category, currency_code, amount
+                select customer_id, billing_period, product_code, charge_category, pricing_rule_id,
+                    currency_code, amount
                 from {PUBLISHED_SCHEMA}.invoice_lines
                 where customer_id = ? and billing_period = ?""",
                 (customer_id, period),

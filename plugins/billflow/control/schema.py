@@ -33,9 +33,10 @@ CONTROL_DDL = (
         billing_period date not null,
         product_code varchar not null,
         charge_category varchar not null,
+        pricing_rule_id varchar not null,
         currency_code varchar not null,
         amount decimal(18, 2) not null,
-        primary key (customer_id, billing_period, product_code, charge_category)
+        primary key (customer_id, billing_period, product_code, charge_category, pricing_rule_id)
     )""",
 )
 

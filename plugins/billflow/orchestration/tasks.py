@@ -152,6 +152,22 @@ def publish_to_serving() -> list[str]:
         serving.close()
 
 
+@task(pool=DUCKDB_POOL)
+def export_focus() -> list[str]:
+    """Write the FOCUS 1.2 mart as one Parquet file per billing period to BILLFLOW_EXPORT_URI."""
+    from billflow.engines.factory import warehouse_database
+    from billflow.serving.focus_export import export_focus as write_focus
+    from billflow.serving.focus_export import export_store
+
+    settings = _settings()
+    warehouse = warehouse_database(settings)
+    try:
+        written = write_focus(warehouse, export_store(settings))
+    finally:
+        warehouse.close()
+    return [item.uri for item in written]
+
+
 @task(pool=DUCKDB_POOL, outlets=[AssetAlias(PUBLISHED_PERIODS_ALIAS)])
 def record_loads(loaded: list[dict[str, Any]]) -> list[str]:
     """Write the loaded manifests to the ledger and emit one Asset event per published billing period."""

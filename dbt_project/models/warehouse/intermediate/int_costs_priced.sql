@@ -1,3 +1,5 @@
+-- Assigned cost rows on the customer's basis, with the pass-through and tax treatment and the
+-- pricing rule applied. Not rounded: rounding happens once per invoice line.
 with
 
 costs as (
@@ -6,9 +8,15 @@ costs as (
 
 ),
 
-customer_pricing as (
+customers as (
 
-    select * from {{ ref('customer_pricing') }}
+    select * from {{ ref('customers') }}
+
+),
+
+rule_matches as (
+
+    select * from {{ ref('int_pricing_rule_matches') }}
 
 ),
 
@@ -16,23 +24,47 @@ joined as (
 
     select
         costs.*,
-        -- tax passes through at cost; a customer without a price is billed at cost
-        cast(
-            case
-                when costs.charge_category = 'tax' then 0
-                else coalesce(customer_pricing.adjustment_pct, 0)
-            end
-            as decimal(9, 4)
-        ) as adjustment_pct
+        coalesce(customers.basis, 'amortized') as basis,
+        coalesce(customers.pass_through_discounts, true) as pass_through_discounts,
+        coalesce(customers.pass_through_credits, true) as pass_through_credits,
+        coalesce(customers.tax_mode, 'pass_through') as tax_mode,
+        rule_matches.pricing_rule_id as matched_rule_id,
+        rule_matches.adjustment_pct as matched_adjustment_pct
 
     from costs
-    left join customer_pricing
-        on costs.customer_id = customer_pricing.customer_id
-        and costs.usage_date >= customer_pricing.effective_from
-        and (
-            customer_pricing.effective_to is null
-            or costs.usage_date < customer_pricing.effective_to
-        )
+    left join customers
+        on costs.customer_id = customers.customer_id
+    left join rule_matches
+        on costs.customer_id = rule_matches.customer_id
+        and costs.usage_account_id = rule_matches.usage_account_id
+        and costs.product_code = rule_matches.product_code
+        and costs.usage_type = rule_matches.usage_type
+        and costs.usage_date = rule_matches.usage_date
+
+),
+
+treated as (
+
+    select
+        joined.*,
+        -- basis per customer: amortized (default) or unblended
+        cast(
+            case when basis = 'unblended' then unblended_cost else amortized_cost end
+            as decimal(38, 10)
+        ) as basis_cost,
+        -- what happens to the row: billed, kept by the partner (no pass-through), or replaced
+        -- by the customer's tax rate
+        cast(
+            case
+                when charge_category = 'tax' and tax_mode = 'rate' then 'replaced_by_tax_rate'
+                when pass_through_class = 'discount' and not pass_through_discounts then 'not_passed_through'
+                when pass_through_class = 'credit' and not pass_through_credits then 'not_passed_through'
+                else 'billed'
+            end
+            as varchar(32)
+        ) as billing_treatment
+
+    from joined
 
 ),
 
@@ -46,17 +78,41 @@ priced as (
         customer_id,
         line_item_type,
         charge_category,
+        pass_through_class,
         product_code,
+        usage_type,
         currency_code,
         aws_invoice_id,
         unblended_cost,
         amortized_cost,
-        adjustment_pct,
-        -- invoice rule: basis = amortized cost, billed = amortized * (1 + adjustment_pct / 100)
-        {{ apply_adjustment_pct('amortized_cost', 'adjustment_pct') }} as billed_cost,
+        cast(basis as varchar(16)) as basis,
+        basis_cost,
+        billing_treatment,
+        -- the rule that priced the row; AWS tax passes through at cost
+        cast(
+            case
+                when billing_treatment <> 'billed' then null
+                when charge_category = 'tax' then 'tax_pass_through'
+                else matched_rule_id
+            end
+            as varchar(64)
+        ) as pricing_rule_id,
+        cast(
+            case
+                when billing_treatment = 'billed' and charge_category <> 'tax' then matched_adjustment_pct
+                else 0
+            end
+            as decimal(9, 4)
+        ) as adjustment_pct,
+        case
+            when billing_treatment <> 'billed' then cast(0 as decimal(38, 10))
+            when charge_category = 'tax' then basis_cost
+            -- billed = basis * (1 + adjustment_pct / 100); null (a test failure) without a rule
+            else {{ apply_adjustment_pct('basis_cost', 'matched_adjustment_pct') }}
+        end as billed_cost,
         line_item_count
 
-    from joined
+    from treated
 
 )
 

@@ -52,6 +52,18 @@ cur_status as (
 
 ),
 
+period_status as (
+
+    -- an invoice without AWS costs (only custom items) is final once the whole period is
+    select
+        billing_period,
+        min(case when aws_invoice_id is null then 0 else 1 end) as all_rows_invoiced
+
+    from priced
+    group by billing_period
+
+),
+
 invoices as (
 
     select
@@ -62,7 +74,10 @@ invoices as (
         invoice_totals.line_count,
         invoice_totals.amortized_cost,
         invoice_totals.total_amount,
-        case when cur_status.all_rows_invoiced = 1 then true else false end as is_cur_final,
+        case
+            when coalesce(cur_status.all_rows_invoiced, period_status.all_rows_invoiced) = 1 then true
+            else false
+        end as is_cur_final,
         cast('provisional' as varchar(16)) as status
 
     from invoice_totals
@@ -71,6 +86,8 @@ invoices as (
     left join cur_status
         on invoice_totals.customer_id = cur_status.customer_id
         and invoice_totals.billing_period = cur_status.billing_period
+    left join period_status
+        on invoice_totals.billing_period = period_status.billing_period
 
 )
 
