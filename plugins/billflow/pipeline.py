@@ -60,7 +60,13 @@ def run_daily_load(settings: Settings, *, force_reload: bool = False, step: Step
     from billflow.formats.discovery import discover_deliveries
     from billflow.quality.gate import enforce_gate
     from billflow.serving.publish import publish_marts
-    from billflow.staging.stage import promote_candidate, read_candidate, read_candidate_tags, stage_delivery
+    from billflow.staging.stage import (
+        promote_candidate,
+        raw_unblended_total,
+        read_candidate,
+        read_candidate_tags,
+        stage_delivery,
+    )
 
     landing, staged = landing_store(settings), staged_store(settings)
     serving = serving_database(settings)
@@ -99,7 +105,7 @@ def run_daily_load(settings: Settings, *, force_reload: bool = False, step: Step
         report.raw_rows += result.raw_rows
         report.staged_rows += result.staged_rows
         report.loaded.append(f"{delivery.payer_account_id} {delivery.period_label} {delivery.manifest_id}")
-        entries.append(LedgerEntry(delivery, result.raw_rows, sum(totals.column("unblended_cost").to_pylist())))
+        entries.append(LedgerEntry(delivery, result.raw_rows, raw_unblended_total(totals)))
     step("dbt build warehouse", lambda: dbt_build(settings, "warehouse", "warehouse"))
     warehouse, serving = warehouse_database(settings), serving_database(settings)
     try:

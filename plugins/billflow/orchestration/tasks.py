@@ -106,7 +106,7 @@ def gate(staged: dict[str, Any]) -> dict[str, Any]:
     from billflow.config import allocation_tag_keys
     from billflow.engines.factory import staged_store
     from billflow.quality.gate import enforce_gate
-    from billflow.staging.stage import read_candidate, read_candidate_tags
+    from billflow.staging.stage import raw_unblended_total, read_candidate, read_candidate_tags
 
     delivery, store = staged["delivery"], staged_store(_settings())
     candidate, raw_totals = read_candidate(store, staged["candidate_prefix"])
@@ -119,8 +119,7 @@ def gate(staged: dict[str, Any]) -> dict[str, Any]:
         tag_keys=allocation_tag_keys(),
     )
     log.info("gate passed: %d checks", result.checks)
-    totals = raw_totals.column("unblended_cost").to_pylist()
-    return {**staged, "unblended_cost": str(sum(totals))}
+    return {**staged, "unblended_cost": str(raw_unblended_total(raw_totals))}
 
 
 @task

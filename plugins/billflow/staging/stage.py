@@ -6,6 +6,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from string import Template
@@ -191,6 +192,11 @@ def read_candidate(staged: ObjectStore, prefix: str) -> tuple[pa.Table, pa.Table
     data = pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/data/part-0.parquet")))
     totals = pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/raw_totals.parquet")))
     return data, totals
+
+
+def raw_unblended_total(raw_totals: pa.Table) -> Decimal:
+    """The delivery's unblended cost straight from its raw lines (what the load ledger records)."""
+    return sum(raw_totals.column("unblended_cost").to_pylist(), Decimal(0))
 
 
 def read_candidate_tags(staged: ObjectStore, prefix: str) -> pa.Table:
