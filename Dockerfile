@@ -30,6 +30,7 @@ RUN uv pip install --system --no-cache --no-deps -e .
 
 COPY dags/ dags/
 COPY dbt_project/ dbt_project/
+COPY demo/ demo/
 COPY expectations/ expectations/
 COPY deploy/compose/ deploy/compose/
 

@@ -13,12 +13,12 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
-TAG_KEYS_SEED = DBT_PROJECT_DIR / "seeds" / "allocation_tag_keys.csv"
 _TAG_KEY = re.compile(r"^[A-Za-z0-9_.:/=+@-]{1,128}$")
 
 
-def allocation_tag_keys(seed: Path = TAG_KEYS_SEED) -> tuple[str, ...]:
-    """The user tag keys costs are allocated by (dbt seed allocation_tag_keys, read by staging too)."""
+def allocation_tag_keys(seed: Path | None = None) -> tuple[str, ...]:
+    """The user tag keys costs are allocated by (seed allocation_tag_keys of the rule set, read by staging too)."""
+    seed = seed or load_settings().dbt_project_dir / "rules" / "allocation_tag_keys.csv"
     with open(seed, newline="", encoding="utf-8") as handle:
         keys = tuple(row["tag_key"].strip() for row in csv.DictReader(handle) if row["tag_key"].strip())
     bad = [key for key in keys if not _TAG_KEY.match(key)]
@@ -45,6 +45,8 @@ class Settings:
     aws_conn_id: str
     # where exports (FOCUS Parquet) are written: a local folder or s3://bucket[/prefix]
     export_uri: str = ""
+    # the dbt project; its rules/ folder is the partner's rule set (billflow.rules.project_with_rules)
+    dbt_project_dir: Path = DBT_PROJECT_DIR
 
 
 def load_settings() -> Settings:
@@ -60,4 +62,5 @@ def load_settings() -> Settings:
         warehouse_conn_id=os.environ.get("BILLFLOW_WAREHOUSE_CONN_ID") or None,
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
         export_uri=_env("BILLFLOW_EXPORT_URI", str(home / "exports")),
+        dbt_project_dir=Path(_env("BILLFLOW_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))),
     )

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from billflow.config import DBT_PROJECT_DIR, Settings
+from billflow.config import Settings
 
 T = TypeVar("T")
 StepRunner = Callable[[str, Callable[[], Any]], Any]
@@ -39,7 +39,7 @@ def dbt_build(settings: Settings, tag: str, target: str, target_path: Path | Non
     from dbt.cli.main import dbtRunner
 
     args = ["build", "--select", f"tag:{tag}", "--target", target, "--quiet"]
-    args += ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(settings.dbt_profiles_dir)]
+    args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
     args += ["--target-path", str(target_path or settings.home / "dbt-target")]
     result = dbtRunner().invoke(args)
     if not result.success:

@@ -41,12 +41,16 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.config import allocation_tag_keys
+from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys
+from billflow.rules import project_with_rules
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from dbt.cli.main import dbtRunner
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-PROFILES_DIR = PROJECT_DIR / "profiles" / "embedded"
+PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
+# this test's own rule set, so that the demo rule set can change without touching it
+RULES_DIR = Path(__file__).resolve().parent / "rules"
+# this test's own rule set (CSV seeds), so that the demo rule set can change without touching it
+RULES_DIR = Path(__file__).resolve().parent / "rules"
 PERIOD = date(2026, 9, 1)
 
 SP_ARN = "arn:aws:savingsplans::222222222222:savingsplan/sp-0001"
@@ -155,7 +159,7 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
     # cost by allocation tag: every row untagged for each configured key, so each key reconciles
     tag_records = [
         {**{k: r[k] for k in STAGED_TAG_SCHEMA.names if k in r}, "tag_key": key, "tag_value": None}
-        for key in allocation_tag_keys()
+        for key in allocation_tag_keys(RULES_DIR / "allocation_tag_keys.csv")
         for r in records
     ]
     tags = staged_root / "cur_daily_tags" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
@@ -169,7 +173,7 @@ def _dbt(root: Path, *args: str) -> None:
         [
             *args,
             "--project-dir",
-            str(PROJECT_DIR),
+            str(root / "project"),
             "--profiles-dir",
             str(PROFILES_DIR),
             "--target-path",
@@ -190,6 +194,7 @@ def _dbt(root: Path, *args: str) -> None:
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     root = tmp_path_factory.mktemp("billflow-dbt")
+    project_with_rules(RULES_DIR, root / "project")
     staged_root = root / "staged"
     _write_partition(staged_root, "111111111111", PAYER_1_ROWS, invoice_id="EUINUS26-000001")
     _write_partition(staged_root, "222222222222", PAYER_2_ROWS, invoice_id=None)
@@ -198,6 +203,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         "BILLFLOW_STAGED_URI": str(staged_root),
         "BILLFLOW_WAREHOUSE_PATH": str(root / "warehouse.duckdb"),
         "BILLFLOW_SERVING_PATH": str(root / "serving.duckdb"),
+        "BILLFLOW_RULES_DIR": str(RULES_DIR),
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -316,6 +322,7 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("BILLFLOW_HOME", str(warehouse.root))
         patch.setenv("BILLFLOW_SERVING_PATH", str(warehouse.serving_path))
+        patch.setenv("BILLFLOW_RULES_DIR", str(RULES_DIR))
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         _dbt(warehouse.root, "build", "--select", "tag:serving", "--target", "serving")
 
@@ -357,9 +364,9 @@ def test_every_deployments_profiles_parse_for_both_targets(profiles: str, tmp_pa
             [
                 "parse",
                 "--project-dir",
-                str(PROJECT_DIR),
+                str(DBT_PROJECT_DIR),
                 "--profiles-dir",
-                str(PROJECT_DIR / "profiles" / profiles),
+                str(DBT_PROJECT_DIR / "profiles" / profiles),
                 "--target",
                 target,
                 "--target-path",
