@@ -91,7 +91,7 @@ demo: airflow-init
 		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
 	$(BIN)/airflow dags test cur_monthly_close > $(BILLFLOW_HOME)/cur_monthly_close.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
-	$(BIN)/billflow invoices
+	$(BIN)/billflow invoices --by-rule $(DEMO_PERIOD)
 
 test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
 	$(BIN)/pytest

@@ -62,3 +62,61 @@
         as decimal(38, 10)
     )
 {%- endmacro %}
+
+
+{#-
+    Round to a currency's minor unit (a column: 0 for KRW and JPY, 2 for USD), half away from
+    zero, as decimal(18, 2) so that lines of every currency share one column type.
+-#}
+{% macro round_to_minor_unit(expression, minor_unit) -%}
+    cast(
+        case
+            when {{ minor_unit }} = 0 then {{ billflow.round_half_away_from_zero(expression, 0) }}
+            else {{ billflow.round_half_away_from_zero(expression, 2) }}
+        end
+        as decimal(18, 2)
+    )
+{%- endmacro %}
+
+
+{#- A decimal(38,10) amount converted at an fx rate (decimal(13,8): up to 99999.99999999 per unit). -#}
+{% macro convert_at_rate(amount, rate) -%}
+    cast(
+        cast({{ amount }} as decimal(24, 10)) * cast({{ rate }} as decimal(13, 8))
+        as decimal(38, 10)
+    )
+{%- endmacro %}
+
+
+{#-
+    amount x part / whole as decimal(38,10), for pro-rata shares. Postgres and Redshift divide
+    numerics exactly to the scale; DuckDB would divide decimals as DOUBLE, so there the division is
+    done on integers of 1e-10 units (truncated). Callers give any remainder to one share so that
+    the shares add up to the amount exactly.
+-#}
+{% macro share_of(amount, part, whole) -%}
+    {{ return(adapter.dispatch('share_of', 'billflow')(amount, part, whole)) }}
+{%- endmacro %}
+
+{% macro default__share_of(amount, part, whole) -%}
+    cast(
+        cast({{ amount }} as decimal(38, 10)) * cast({{ part }} as decimal(38, 10))
+        / cast({{ whole }} as decimal(38, 10))
+        as decimal(38, 10)
+    )
+{%- endmacro %}
+
+{% macro duckdb__share_of(amount, part, whole) -%}
+    cast(
+        cast(
+            (
+                cast(cast({{ amount }} as decimal(38, 10)) * 10000000000 as hugeint)
+                * cast(cast({{ part }} as decimal(38, 10)) * 10000000000 as hugeint)
+            )
+            // cast(cast({{ whole }} as decimal(38, 10)) * 10000000000 as hugeint)
+            as decimal(27, 0)
+        )
+        * cast(0.0000000001 as decimal(11, 10))
+        as decimal(38, 10)
+    )
+{%- endmacro %}

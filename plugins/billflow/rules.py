@@ -12,7 +12,14 @@ from pathlib import Path
 
 from billflow.config import DBT_PROJECT_DIR
 
-RULE_SEEDS = ("customers", "account_assignments", "pricing_rules", "custom_line_items", "allocation_tag_keys")
+RULE_SEEDS = (
+    "customers",
+    "account_assignments",
+    "pricing_rules",
+    "custom_line_items",
+    "fx_rates",
+    "allocation_tag_keys",
+)
 # dbt's own output stays out of the linked project
 _NOT_LINKED = {"rules", "target", "logs", "dbt_packages"}
 

@@ -14,7 +14,8 @@ globex (unblended)  AmazonS3 usage   globex-s3 -10 % (service)     10.005       
                     AmazonS3 credit  globex-s3 -10 %               -1.50            -1.35             -1.35
                     AmazonRDS usage  globex-discount -3 %          40 (until 09-15) 38.80             38.80
                     AmazonEC2 usage  globex-discount -3 %          30 - 30 (SP covered unblended and its
-                                                                   negation; amortized would be 18)   0.00   -> 46.45
+                                     covered by acme's Savings Plan:  negation) re-rated to on-demand
+                                                                   30 + 0           29.10             29.10  -> 75.55
 initech             AmazonRDS usage  initech-discount -7.5 %       60 (from 09-16)  55.50             55.50
   (no credit        AWSLambda usage  initech-payer2-account -5 %   33.3333333333    31.6666666666     31.67
    pass-through)    AWSLambda credit -5.00: not billed                                                       -> 87.17
@@ -24,9 +25,10 @@ umbrella (tax 10 %, ComputeSavingsPlans commitment umbrella -2.25 % 5.00        
                     TAX tax_rate: 10 % of the subtotal 5.04                         0.504              0.50   ->  5.54
 unassigned          AmazonEC2 usage  list-price 0 % (200000000004) 12.345           12.345            12.35  -> 12.35
 
-globex also shows why the total is the sum of rounded lines: 46.4545 would round to 46.45 here, but
-9.0045 alone rounds down. Payer 111111111111 is invoiced by AWS (invoice id set), payer 222222222222 is
-not yet: acme and globex are CUR-final, initech (accounts on both payers), umbrella and unassigned not.
+The Savings Plan was bought in acme's account: acme's own covered usage keeps its amortized
+(effective) cost, globex's is re-rated to its public on-demand cost.
+Payer 111111111111 is invoiced by AWS (invoice id set), payer 222222222222 is not yet: acme and globex
+are CUR-final, initech (accounts on both payers), umbrella and unassigned not.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ RULES_DIR = Path(__file__).resolve().parent / "rules"
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 PERIOD = date(2026, 9, 1)
 
-SP_ARN = "arn:aws:savingsplans::222222222222:savingsplan/sp-0001"
+# bought in acme's account 100000000002: acme keeps the benefit, globex is re-rated (rule 5)
+SP_ARN = "arn:aws:savingsplans::100000000002:savingsplan/sp-0001"
 
 # (usage account, day, line item type, product, unblended, amortized, raw rows); usage type
 # f"{product}-usage" except where USAGE_TYPES says otherwise
@@ -81,7 +84,7 @@ PAYER_2_ROWS = [
 
 EXPECTED_TOTALS = {
     "acme": Decimal("379.21"),
-    "globex": Decimal("46.45"),
+    "globex": Decimal("75.55"),
     "initech": Decimal("87.17"),
     "umbrella": Decimal("5.54"),
     "unassigned": Decimal("12.35"),
@@ -251,7 +254,7 @@ def test_warehouse_invoices_match_hand_computed_totals(warehouse: Warehouse) -> 
         ("globex", "AmazonS3", "usage", "globex-s3"): Decimal("9.00"),  # service beats customer
         ("globex", "AmazonS3", "credit", "globex-s3"): Decimal("-1.35"),
         ("globex", "AmazonRDS", "usage", "globex-discount"): Decimal("38.80"),  # usage before the move
-        ("globex", "AmazonEC2", "usage", "globex-discount"): Decimal("0.00"),  # unblended basis
+        ("globex", "AmazonEC2", "usage", "globex-discount"): Decimal("29.10"),  # re-rated: acme's Savings Plan
         ("initech", "AmazonRDS", "usage", "initech-discount"): Decimal("55.50"),  # usage on effective_to
         ("initech", "AWSLambda", "usage", "initech-payer2-account"): Decimal("31.67"),  # account rule
         ("umbrella", "ComputeSavingsPlans", "commitment", "umbrella-discount"): Decimal("4.89"),
@@ -273,19 +276,21 @@ def test_billing_bridge_attributes_every_difference_to_a_rule(warehouse: Warehou
         (payer, customer): rest
         for payer, customer, *rest in _rows(
             warehouse.warehouse_path,
-            "select payer_account_id, customer_id, staged_amortized_cost, basis_delta, pass_through_delta, "
-            "pricing_delta, custom_items_delta, tax_delta, rounding_delta, invoiced_amount "
+            "select payer_account_id, customer_id, staged_amortized_cost, basis_delta, rerating_delta, "
+            "pass_through_delta, support_delta, pricing_delta, fx_delta, custom_items_delta, tax_delta, "
+            "rounding_delta, invoiced_amount "
             "from marts.billing_bridge where billing_period = date '2026-09-01'",
         )
     }
-    # staged amortized, basis, pass-through, pricing, custom items, tax, rounding -> invoiced
+    # staged amortized, basis, re-rating, pass-through, support, pricing, fx, custom items, tax,
+    # rounding -> invoiced
     expected = {
-        ("111111111111", "acme"): ["120.5956789012", 0, 0, "8.6172839451", 0, 0, 0, "129.2129628463"],
-        ("invoice", "acme"): [0, 0, 0, 0, "250", 0, "-0.0029628463", "249.9970371537"],
-        ("111111111111", "globex"): ["66.505", "-18", 0, "-2.0505", 0, 0, 0, "46.4545"],
-        ("222222222222", "initech"): ["28.3333333333", 0, "5", "-1.6666666667", 0, 0, 0, "31.6666666666"],
-        ("222222222222", "umbrella"): ["5.6", 0, "2.5", "-0.1125", 0, "-3.1", 0, "4.8875"],
-        ("invoice", "umbrella"): [0, 0, 0, 0, "0.146625", "0.504", "0.001875", "0.6525"],
+        ("111111111111", "acme"): ["120.5956789012", 0, 0, 0, 0, "8.6172839451", 0, 0, 0, 0, "129.2129628463"],
+        ("invoice", "acme"): [0, 0, 0, 0, 0, 0, 0, "250", 0, "-0.0029628463", "249.9970371537"],
+        ("111111111111", "globex"): ["66.505", "-18", "30", 0, 0, "-2.9505", 0, 0, 0, 0, "75.5545"],
+        ("222222222222", "initech"): ["28.3333333333", 0, 0, "5", 0, "-1.6666666667", 0, 0, 0, 0, "31.6666666666"],
+        ("222222222222", "umbrella"): ["5.6", 0, 0, "2.5", 0, "-0.1125", 0, 0, "-3.1", 0, "4.8875"],
+        ("invoice", "umbrella"): [0, 0, 0, 0, 0, 0, 0, "0.146625", "0.504", "0.001875", "0.6525"],
     }
     for key, figures in expected.items():
         assert bridge[key] == [Decimal(str(f)) for f in figures], key
@@ -335,7 +340,7 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         )
     }
     assert invoices["acme"] == ("final", LOCK_NUMBER, LOCKED_AT, LOCKED_TOTAL, Decimal("379.21"), 2)
-    assert invoices["globex"] == ("provisional", None, None, Decimal("46.45"), Decimal("46.45"), 4)
+    assert invoices["globex"] == ("provisional", None, None, Decimal("75.55"), Decimal("75.55"), 4)
     assert {customer: row[3] for customer, row in invoices.items()} == {
         **EXPECTED_TOTALS,
         "acme": LOCKED_TOTAL,

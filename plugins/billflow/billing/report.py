@@ -2,12 +2,73 @@
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 
+from billflow.config import DBT_PROJECT_DIR
 from billflow.engines.database import Database
 
 SERVING_SCHEMA = "billing"
+
+
+@cache
+def minor_units() -> dict[str, int]:
+    """Decimals printed per currency (reference seed currencies: KRW and JPY 0, USD 2)."""
+    with open(DBT_PROJECT_DIR / "seeds" / "currencies.csv", newline="", encoding="utf-8") as handle:
+        return {row["currency_code"]: int(row["minor_unit"]) for row in csv.DictReader(handle)}
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    return f"{amount:,.{minor_units().get(currency, 2)}f}"
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    billing_period: str
+    customer_id: str
+    charge_category: str
+    pricing_rule_id: str
+    currency_code: str
+    line_count: int
+    amount: Decimal
+
+
+def fetch_amounts_by_rule(serving: Database, billing_period: str) -> list[RuleRow]:
+    """Each invoice of a period split by the rule behind its lines (pricing rule, support, custom item, tax)."""
+    rows = serving.fetch_all(
+        f"""select l.billing_period, l.customer_id, l.charge_category, l.pricing_rule_id,
+                   l.currency_code, count(*), sum(l.amount)
+            from {SERVING_SCHEMA}.invoice_lines as l
+            join {SERVING_SCHEMA}.invoices as i
+              on i.customer_id = l.customer_id and i.billing_period = l.billing_period
+            where cast(l.billing_period as varchar(10)) like ?
+            group by l.billing_period, l.customer_id, l.charge_category, l.pricing_rule_id, l.currency_code
+            order by l.customer_id, l.charge_category, l.pricing_rule_id""",
+        (f"{billing_period}%",),
+    )
+    return [RuleRow(period.strftime("%Y-%m"), *rest) for period, *rest in rows]
+
+
+def format_rule_table(rows: list[RuleRow]) -> str:
+    header = ("customer", "category", "rule", "lines", "amount", "cur")
+    body = [
+        (
+            r.customer_id,
+            r.charge_category,
+            r.pricing_rule_id,
+            str(r.line_count),
+            format_amount(r.amount, r.currency_code),
+            r.currency_code,
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
+    return "\n".join(
+        "  ".join(c.rjust(w) if i in (3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        for cells in (header, ["-" * w for w in widths], *body)
+    )
 
 
 @dataclass(frozen=True)
@@ -45,7 +106,7 @@ def format_invoice_table(rows: list[InvoiceRow]) -> str:
             r.status,
             r.invoice_number or "-",
             str(r.line_count),
-            f"{r.total_amount:,.2f}",
+            format_amount(r.total_amount, r.currency_code),
             r.currency_code,
         )
         for r in rows
@@ -65,5 +126,5 @@ def format_invoice_table(rows: list[InvoiceRow]) -> str:
 
     lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in body)]
     for (period, currency), total in sorted(totals.items()):
-        lines.append(f"{period} total: {total:,.2f} {currency}")
+        lines.append(f"{period} total: {format_amount(total, currency)} {currency}")
     return "\n".join(lines)

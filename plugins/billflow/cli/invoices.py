@@ -7,11 +7,16 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("invoices", help="print the invoices of the serving database")
+    parser.add_argument(
+        "--by-rule",
+        metavar="YYYY-MM",
+        help="also split each invoice of this billing period by the rule behind its lines",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from billflow.billing.report import fetch_invoices, format_invoice_table
+    from billflow.billing.report import fetch_amounts_by_rule, fetch_invoices, format_invoice_table, format_rule_table
     from billflow.config import load_settings
     from billflow.engines.factory import serving_database
 
@@ -22,9 +27,13 @@ def run(args: argparse.Namespace) -> int:
     db = serving_database(settings)
     try:
         rows = fetch_invoices(db)
+        by_rule = fetch_amounts_by_rule(db, args.by_rule) if args.by_rule else []
     finally:
         db.close()
     print(format_invoice_table(rows))
+    if args.by_rule:
+        print(f"\n{args.by_rule} by rule (rules: dbt_project/rules, see docs/BILLING_RULES.md):")
+        print(format_rule_table(by_rule))
     where = settings.serving_conn_id or settings.serving_path
     print(f"\nserving marts: {where} (schema billing: invoices, invoice_lines, daily_costs)")
     if settings.serving_conn_id is None:

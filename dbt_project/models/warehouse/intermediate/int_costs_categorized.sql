@@ -26,8 +26,10 @@ categorized as (
         costs.usage_type,
         costs.currency_code,
         costs.aws_invoice_id,
+        costs.commitment_arn,
         costs.unblended_cost,
         costs.amortized_cost,
+        costs.public_on_demand_cost,
         costs.line_item_count
 
     from costs

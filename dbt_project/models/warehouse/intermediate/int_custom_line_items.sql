@@ -1,7 +1,8 @@
--- Custom fees and credits due per customer and billing period (custom_line_items seed).
--- monthly: every billing period in [effective_from, effective_to); one_off: the period that
--- starts on effective_from. A percent item is pct % of the customer's priced spend (billed
--- CUR rows, tax excluded). Billing periods are those of the staged CUR.
+-- Custom fees and credits due per customer and billing period (custom_line_items seed), in the
+-- invoice currency. monthly: every billing period in [effective_from, effective_to); one_off: the
+-- period that starts on effective_from. A flat item's amount is in the invoice currency; a percent
+-- item is pct % of the customer's spend (int_customer_spend). Billing periods are those of the
+-- staged CUR.
 with
 
 items as (
@@ -30,15 +31,7 @@ billing_periods as (
 
 spend as (
 
-    select
-        customer_id,
-        billing_period,
-        cast(sum(billed_cost) as decimal(38, 10)) as spend
-
-    from priced
-    where billing_treatment = 'billed'
-        and charge_category <> 'tax'
-    group by customer_id, billing_period
+    select * from {{ ref('int_customer_spend') }}
 
 ),
 

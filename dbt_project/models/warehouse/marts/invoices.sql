@@ -27,7 +27,10 @@ invoice_totals as (
         cast(count(*) as integer) as line_count,
         cast(sum(amortized_cost) as decimal(38, 10)) as amortized_cost,
         -- the total is the sum of the rounded lines, never a rounded sum
-        cast(sum(amount) as decimal(18, 2)) as total_amount
+        cast(sum(amount) as decimal(18, 2)) as total_amount,
+        cast(sum(invoice_billed_cost) as decimal(38, 10)) as unrounded_total,
+        -- the oldest fx rate month used: earlier than the billing period = a stale rate
+        min(fx_rate_period) as fx_rate_period
 
     from invoice_lines
     group by
@@ -74,6 +77,9 @@ invoices as (
         invoice_totals.line_count,
         invoice_totals.amortized_cost,
         invoice_totals.total_amount,
+        invoice_totals.unrounded_total,
+        cast(invoice_totals.total_amount - invoice_totals.unrounded_total as decimal(38, 10)) as rounding_difference,
+        invoice_totals.fx_rate_period,
         case
             when coalesce(cur_status.all_rows_invoiced, period_status.all_rows_invoiced) = 1 then true
             else false
