@@ -12,10 +12,14 @@ import pytest
 from billflow.config import load_settings
 from billflow.formats.csv_cur import land_csv_as_legacy_delivery
 from billflow.pipeline import run_daily_load, run_monthly_close
+from billflow.rules import project_with_rules
 
 EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
 KOKU = EXTERNAL / "koku"
 AFTER_THE_MONTH = date(2023, 7, 15)
+# koku's CUR is billed in NOK and its accounts are in no assignment: every cost lands on `unassigned`,
+# invoiced in NOK at cost, in this rule set
+RULES = Path(__file__).resolve().parent / "koku_rules"
 
 
 @pytest.fixture
@@ -23,6 +27,7 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
     for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
         monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(project_with_rules(RULES, tmp_path / "dbt_project")))
     return tmp_path
 
 

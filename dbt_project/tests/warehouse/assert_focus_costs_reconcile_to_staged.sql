@@ -5,13 +5,7 @@ with
 
 staged as (
 
-    select
-        payer_account_id,
-        billing_period,
-        cast(sum(unblended_cost) as decimal(38, 10)) as unblended_cost,
-        cast(sum(amortized_cost) as decimal(38, 10)) as amortized_cost
-    from {{ ref('stg_cur__daily_costs') }}
-    group by payer_account_id, billing_period
+    {{ staged_totals() }}
 
 ),
 
