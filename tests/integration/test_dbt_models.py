@@ -29,6 +29,10 @@ The Savings Plan was bought in acme's account: acme's own covered usage keeps it
 (effective) cost, globex's is re-rated to its public on-demand cost.
 Payer 111111111111 is invoiced by AWS (invoice id set), payer 222222222222 is not yet: acme and globex
 are CUR-final, initech (accounts on both payers), umbrella and unassigned not.
+
+Cost allocation by tag (TAG_VALUES; every other line is untagged): team=web on account 100000000001,
+an empty team value on 100000000003 (untagged too), project=migration on 100000000004, the account
+that moves from globex to initech on 2026-09-16. The tags change no invoice figure.
 """
 
 from __future__ import annotations
@@ -49,8 +53,6 @@ from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from dbt.cli.main import dbtRunner
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
-# this test's own rule set, so that the demo rule set can change without touching it
-RULES_DIR = Path(__file__).resolve().parent / "rules"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 PERIOD = date(2026, 9, 1)
@@ -81,6 +83,12 @@ PAYER_2_ROWS = [
     ("200000000004", 8, "Usage", "AmazonEC2", "12.345", "12.345", 5),
     ("222222222222", 30, "Tax", "AWSLambda", "3.1", "3.1", 1),
 ]
+# (usage account, tag key) -> tag value of all the account's lines; other lines are untagged (null)
+TAG_VALUES = {
+    ("100000000001", "team"): "web",
+    ("100000000003", "team"): "",  # an empty value is untagged
+    ("100000000004", "project"): "migration",
+}
 
 EXPECTED_TOTALS = {
     "acme": Decimal("379.21"),
@@ -159,9 +167,14 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
     partition = staged_root / "cur_daily" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
     partition.mkdir(parents=True)
     pq.write_table(pa.Table.from_pylist(records, schema=STAGED_SCHEMA), partition / "part-0.parquet")
-    # cost by allocation tag: every row untagged for each configured key, so each key reconciles
+    # cost by allocation tag: every row once per configured key (tagged by TAG_VALUES or untagged),
+    # so each key reconciles
     tag_records = [
-        {**{k: r[k] for k in STAGED_TAG_SCHEMA.names if k in r}, "tag_key": key, "tag_value": None}
+        {
+            **{k: r[k] for k in STAGED_TAG_SCHEMA.names if k in r},
+            "tag_key": key,
+            "tag_value": TAG_VALUES.get((r["usage_account_id"], key)),
+        }
         for key in allocation_tag_keys(RULES_DIR / "allocation_tag_keys.csv")
         for r in records
     ]
@@ -305,6 +318,63 @@ def test_billing_bridge_attributes_every_difference_to_a_rule(warehouse: Warehou
         "from marts.unassigned_accounts",
     )
     assert unassigned == [("222222222222", "200000000004", date(2026, 9, 8), 1, Decimal("12.345"), 5)]
+
+
+def test_cost_allocation_by_tag_splits_each_customers_cost(warehouse: Warehouse) -> None:
+    allocation = {
+        (customer, key, value): rest
+        for customer, key, value, *rest in _rows(
+            warehouse.warehouse_path,
+            "select customer_id, tag_key, tag_value, basis, unblended_cost, amortized_cost, basis_cost, "
+            "line_item_count, share_of_customer_cost from marts.cost_allocation_by_tag "
+            "where billing_period = date '2026-09-01'",
+        )
+    }
+    # basis, unblended, amortized, basis cost, raw lines, share of the customer's basis cost
+    expected = {
+        # acme (amortized 120.5956789012): team=web is account 100000000001's EC2 usage
+        ("acme", "team", "web"): ["amortized", "100", "100", "100", 10, "0.8292171072"],
+        ("acme", "team", "untagged"): ["amortized", "8.25", "20.5956789012", "20.5956789012", 9, "0.1707828928"],
+        ("acme", "project", "untagged"): ["amortized", "108.25", "120.5956789012", "120.5956789012", 19, "1"],
+        # globex (unblended 48.505): the empty team value is untagged; project=migration is the RDS
+        # usage of 100000000004 before its move (2026-09-15)
+        ("globex", "team", "untagged"): ["unblended", "48.505", "66.505", "48.505", 15, "1"],
+        ("globex", "project", "migration"): ["unblended", "40", "40", "40", 3, "0.8246572518"],
+        ("globex", "project", "untagged"): ["unblended", "8.505", "26.505", "8.505", 12, "0.1753427482"],
+        # initech (amortized 88.3333333333): 100000000004 from its move on (2026-09-16)
+        ("initech", "team", "untagged"): ["amortized", "88.3333333333", "88.3333333333", "88.3333333333", 13, "1"],
+        ("initech", "project", "migration"): ["amortized", "60", "60", "60", 3, "0.6792452830"],
+        ("initech", "project", "untagged"): [
+            "amortized",
+            "28.3333333333",
+            "28.3333333333",
+            "28.3333333333",
+            10,
+            "0.3207547170",
+        ],
+    }
+    for key, (basis, *figures, lines, share) in expected.items():
+        assert allocation[key] == [basis, *(Decimal(f) for f in figures), lines, Decimal(share)], key
+    assert {c for c, _, _ in allocation} == set(EXPECTED_TOTALS)
+    assert {(c, k, v) for c, k, v in allocation if c in ("acme", "globex", "initech")} == set(expected)
+
+    # for every customer and key, tagged + untagged = the customer's total in daily_costs
+    daily = {
+        customer: [unblended, amortized, lines]
+        for customer, unblended, amortized, lines in _rows(
+            warehouse.warehouse_path,
+            "select customer_id, sum(unblended_cost), sum(amortized_cost), sum(line_item_count) "
+            "from marts.daily_costs group by customer_id",
+        )
+    }
+    sums: dict[tuple[str, str], list] = {}
+    for (customer, key, _), (_, unblended, amortized, _, lines, _) in allocation.items():
+        total = sums.setdefault((customer, key), [Decimal(0), Decimal(0), 0])
+        total[0], total[1], total[2] = total[0] + unblended, total[1] + amortized, total[2] + lines
+    assert {key for _, key in sums} == {"team", "project"}
+    for (customer, key), total in sums.items():
+        assert total == daily[customer], (customer, key)
+    assert daily["acme"] == [Decimal("108.25"), Decimal("120.5956789012"), 19]
 
 
 def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
