@@ -22,8 +22,9 @@ staged_on_basis as (
             as decimal(38, 10)
         ) as basis_cost
     from {{ ref('int_costs_assigned_to_customers') }} as assigned
-    left join {{ ref('customers') }} as customers
+    left join {{ ref('int_customer_terms') }} as customers
         on assigned.customer_id = customers.customer_id
+        and assigned.billing_period = customers.billing_period
     group by assigned.payer_account_id, assigned.billing_period
 
 ),

@@ -5,7 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -26,6 +26,7 @@ daily_totals as (
     from {{ ref('daily_costs') }} as daily_costs
     left join customers
         on daily_costs.customer_id = customers.customer_id
+        and daily_costs.billing_period = customers.billing_period
     group by daily_costs.billing_period, daily_costs.customer_id
 
 ),

@@ -1,12 +1,22 @@
--- The catch-all customer must exist: unmapped accounts are billed to it.
-with unassigned as (
+-- The catch-all customer must have terms in every billing period: unmapped accounts are billed to it.
+with
 
-    select count(*) as customer_count
-    from {{ ref('customers') }}
+billing_periods as (
+
+    select distinct billing_period from {{ ref('stg_cur__daily_costs') }}
+
+),
+
+unassigned_terms as (
+
+    select billing_period
+    from {{ ref('int_customer_terms') }}
     where customer_id = 'unassigned'
 
 )
 
-select customer_count
-from unassigned
-where customer_count <> 1
+select billing_periods.billing_period
+from billing_periods
+left join unassigned_terms
+    on billing_periods.billing_period = unassigned_terms.billing_period
+where unassigned_terms.billing_period is null

@@ -11,7 +11,7 @@ costs as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -36,6 +36,7 @@ joined as (
     from costs
     left join customers
         on costs.customer_id = customers.customer_id
+        and costs.billing_period = customers.billing_period
     left join rule_matches
         on costs.customer_id = rule_matches.customer_id
         and costs.usage_account_id = rule_matches.usage_account_id

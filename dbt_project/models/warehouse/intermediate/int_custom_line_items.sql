@@ -13,7 +13,7 @@ items as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -71,6 +71,7 @@ valued as (
     from due
     inner join customers
         on due.customer_id = customers.customer_id
+        and due.billing_period = customers.billing_period
     left join spend
         on due.customer_id = spend.customer_id
         and due.billing_period = spend.billing_period

@@ -12,7 +12,7 @@ priced as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -47,7 +47,8 @@ invoice_currencies as (
         customers.currency_code
 
     from customers
-    cross join period_currencies
+    inner join period_currencies
+        on customers.billing_period = period_currencies.billing_period
 
 ),
 

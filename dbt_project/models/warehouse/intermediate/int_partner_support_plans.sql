@@ -5,13 +5,7 @@ with
 
 customers as (
 
-    select * from {{ ref('customers') }}
-
-),
-
-priced as (
-
-    select * from {{ ref('int_costs_priced') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -21,17 +15,11 @@ spend as (
 
 ),
 
-billing_periods as (
-
-    select distinct billing_period from priced
-
-),
-
 plans as (
 
     select
         customers.customer_id,
-        billing_periods.billing_period,
+        customers.billing_period,
         cast(customers.currency_code as varchar(3)) as currency_code,
         cast(coalesce(spend.spend, 0) as decimal(38, 10)) as spend,
         cast(customers.support_pct as decimal(9, 4)) as support_pct,
@@ -39,10 +27,9 @@ plans as (
         {{ percent_of('coalesce(spend.spend, 0)', 'customers.support_pct') }} as pct_fee
 
     from customers
-    cross join billing_periods
     left join spend
         on customers.customer_id = spend.customer_id
-        and billing_periods.billing_period = spend.billing_period
+        and customers.billing_period = spend.billing_period
     where customers.support_mode = 'partner_plan'
 
 ),

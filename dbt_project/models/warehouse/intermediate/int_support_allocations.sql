@@ -14,7 +14,7 @@ priced as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -186,6 +186,7 @@ final as (
     from allocations
     left join customers
         on allocations.customer_id = customers.customer_id
+        and allocations.billing_period = customers.billing_period
 
 )
 

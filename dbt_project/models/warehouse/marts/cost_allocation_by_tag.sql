@@ -10,7 +10,7 @@ tag_costs as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -33,6 +33,7 @@ on_basis as (
     from tag_costs
     left join customers
         on tag_costs.customer_id = customers.customer_id
+        and tag_costs.billing_period = customers.billing_period
 
 ),
 

@@ -38,7 +38,7 @@ fx_rates as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -241,6 +241,7 @@ tax_rated as (
     from subtotals
     inner join customers
         on subtotals.customer_id = customers.customer_id
+        and subtotals.billing_period = customers.billing_period
     where customers.tax_mode = 'rate'
 
 ),

@@ -8,7 +8,7 @@ invoice_lines as (
 
 customers as (
 
-    select * from {{ ref('customers') }}
+    select * from {{ ref('int_customer_terms') }}
 
 ),
 
@@ -89,6 +89,7 @@ invoices as (
     from invoice_totals
     left join customers
         on invoice_totals.customer_id = customers.customer_id
+        and invoice_totals.billing_period = customers.billing_period
     left join cur_status
         on invoice_totals.customer_id = cur_status.customer_id
         and invoice_totals.billing_period = cur_status.billing_period
