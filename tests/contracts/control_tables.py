@@ -49,6 +49,7 @@ def publish_invoices(serving, rows, lines):
             "product_code": [r[2] for r in lines],
             "charge_category": ["usage"] * len(lines),
             "pricing_rule_id": ["list-price"] * len(lines),
+            "line_source": ["aws"] * len(lines),
             "currency_code": ["USD"] * len(lines),
             "amount": pa.array([Decimal(r[3]) for r in lines], pa.decimal128(18, 2)),
         }

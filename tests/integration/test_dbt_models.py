@@ -48,6 +48,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys
+from billflow.control.schema import ensure_control_tables
+from billflow.engines.duckdb_database import DuckDBDatabase
 from billflow.rules import project_with_rules
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from dbt.cli.main import dbtRunner
@@ -107,28 +109,6 @@ LOCKED_LINES = [
     ("AmazonEC2", "tax", "tax_pass_through", Decimal("8.25")),
 ]
 LOCKED_TOTAL = Decimal("120.00")
-
-CONTROL_DDL = """
-create schema if not exists billing_control;
-create table billing_control.invoice_locks (
-    customer_id varchar not null,
-    billing_period date not null,
-    invoice_number varchar not null,
-    currency_code varchar not null,
-    total_amount decimal(18, 2) not null,
-    locked_at timestamp not null,
-    primary key (customer_id, billing_period)
-);
-create table billing_control.locked_invoice_lines (
-    customer_id varchar not null,
-    billing_period date not null,
-    product_code varchar,
-    charge_category varchar,
-    pricing_rule_id varchar,
-    currency_code varchar,
-    amount decimal(18, 2) not null
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -384,13 +364,20 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         for mart in ("daily_costs", "invoice_lines", "invoices"):
             con.execute(f"create table published.{mart} as select * from warehouse_db.marts.{mart}")
         con.execute("detach warehouse_db")
-        con.execute(CONTROL_DDL)
+    serving = DuckDBDatabase(warehouse.serving_path)
+    try:
+        ensure_control_tables(serving)
+    finally:
+        serving.close()
+    with duckdb.connect(str(warehouse.serving_path)) as con:
         con.execute(
             "insert into billing_control.invoice_locks values ('acme', ?, ?, 'USD', ?, ?)",
             [PERIOD, LOCK_NUMBER, LOCKED_TOTAL, LOCKED_AT],
         )
         con.executemany(
-            "insert into billing_control.locked_invoice_lines values ('acme', ?, ?, ?, ?, 'USD', ?)",
+            "insert into billing_control.locked_invoice_lines (customer_id, billing_period, product_code, "
+            "charge_category, pricing_rule_id, currency_code, amount, line_source) "
+            "values ('acme', ?, ?, ?, ?, 'USD', ?, 'aws')",
             [[PERIOD, product, category, rule, amount] for product, category, rule, amount in LOCKED_LINES],
         )
 
@@ -422,6 +409,16 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         "where customer_id = 'acme' order by charge_category desc",
     )
     assert acme_lines == [(p, c, a, "final", LOCK_NUMBER) for p, c, _, a in LOCKED_LINES]
+    # rule 11: acme has no open invoice after 2026-09, so the restatement waits (379.21 - 120.00 = 259.21)
+    assert _rows(
+        warehouse.serving_path,
+        "select customer_id, adjusts_billing_period, product_code, pricing_rule_id, amount "
+        "from billing.pending_adjustments order by amount",
+    ) == [
+        ("acme", PERIOD, "AmazonEC2", "acme-markup", Decimal("-98.79")),  # 12.96 - 111.75
+        ("acme", PERIOD, "AmazonEC2", "acme-ec2-instances", Decimal("108.00")),  # not in the lock
+        ("acme", PERIOD, "CUSTOM:acme-managed-services", "acme-managed-services", Decimal("250.00")),
+    ]
 
     published_daily, serving_daily = _rows(
         warehouse.serving_path,

@@ -1,5 +1,6 @@
 """The serving database on PostgreSQL (compose stack; Aurora PostgreSQL on AWS): the load ledger,
-invoice locks and publishing pass the very tests the embedded DuckDB adapter passes
+invoice locks, restatement adjustments, the migration of earlier control tables and publishing pass
+the very tests the embedded DuckDB adapter passes
 (tests/contracts), on a throw-away cluster started by tests/integration/conftest.py.
 """
 
@@ -21,6 +22,7 @@ from billflow.engines.postgres_database import PostgresDatabase
 from tests.contracts.control_tables import *  # noqa: F403
 from tests.contracts.databases import serving  # noqa: F401  (fixture of the contract tests)
 from tests.contracts.publishing import *  # noqa: F403
+from tests.contracts.restatement import *  # noqa: F403
 
 
 @pytest.fixture(params=["postgres-psycopg2", "postgres-psycopg3"])

@@ -1,5 +1,6 @@
--- Every serving invoice bills either its lock (final) or its published invoice
--- (provisional), to the cent, and no published or locked invoice is missing.
+-- Every serving invoice bills either its lock (final) or its published invoice plus the
+-- restatement adjustments it carries (provisional), to the cent, and no published or locked
+-- invoice is missing.
 with
 
 serving as (
@@ -20,6 +21,18 @@ locks as (
 
 ),
 
+open_adjustments as (
+
+    select
+        customer_id,
+        billing_period,
+        cast(sum(amount) as decimal(18, 2)) as amount
+    from {{ ref('serving_restatement_adjustments') }}
+    where not is_pending
+    group by customer_id, billing_period
+
+),
+
 expected as (
 
     select
@@ -28,12 +41,15 @@ expected as (
         case when locks.customer_id is not null then 'final' else 'provisional' end as status,
         case
             when locks.customer_id is not null then locks.total_amount
-            else published.total_amount
+            else published.total_amount + coalesce(open_adjustments.amount, 0)
         end as total_amount
     from published
     full outer join locks
         on published.customer_id = locks.customer_id
         and published.billing_period = locks.billing_period
+    left join open_adjustments
+        on published.customer_id = open_adjustments.customer_id
+        and published.billing_period = open_adjustments.billing_period
 
 )
 

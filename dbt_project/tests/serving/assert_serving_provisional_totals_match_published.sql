@@ -1,5 +1,6 @@
 -- Per billing period, the provisional serving invoices and lines carry exactly the
--- published totals of the invoices that are not locked.
+-- published totals of the invoices that are not locked plus the restatement adjustments
+-- those invoices carry.
 with
 
 locks as (
@@ -8,17 +9,34 @@ locks as (
 
 ),
 
-published_open as (
+published_open_invoices as (
 
     select
         published.billing_period,
-        cast(sum(published.total_amount) as decimal(18, 2)) as total_amount
+        published.total_amount
     from {{ source('published', 'invoices') }} as published
     left join locks
         on published.customer_id = locks.customer_id
         and published.billing_period = locks.billing_period
     where locks.customer_id is null
-    group by published.billing_period
+
+    union all
+
+    select
+        billing_period,
+        amount as total_amount
+    from {{ ref('serving_restatement_adjustments') }}
+    where not is_pending
+
+),
+
+published_open as (
+
+    select
+        billing_period,
+        cast(sum(total_amount) as decimal(18, 2)) as total_amount
+    from published_open_invoices
+    group by billing_period
 
 ),
 
