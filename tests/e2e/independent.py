@@ -147,7 +147,12 @@ def _items_due(items: list[dict], period: date) -> list[dict]:
 def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
     """(customer, 'YYYY-MM') -> invoice total, in the customer's currency."""
     assignments, rules, items = _seed("account_assignments"), _seed("pricing_rules"), _seed("custom_line_items")
-    customers = {r["customer_id"]: r for r in _seed("customers")}
+    customer_rows = _seed("customers")
+
+    def terms_of(customer: str, period: date) -> dict:
+        """The customers row in force for the billing period (terms change on month starts)."""
+        return next(r for r in _effective(customer_rows, period) if r["customer_id"] == customer)
+
     types = {r["line_item_type"]: r for r in _seed("line_item_types")}
     minor_units = {r["currency_code"]: int(r["minor_unit"]) for r in _seed("currencies")}
     fx_rates = _seed("fx_rates")
@@ -161,8 +166,8 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
         usage_date = row["line_item_usage_start_date"].date()
         account = row["line_item_usage_account_id"]
         customer = _customer_on(assignments, account, usage_date)
-        terms = customers[customer]
         period = row["bill_billing_period_start_date"].date().replace(day=1)
+        terms = terms_of(customer, period)
         payer = row["bill_payer_account_id"]
         periods.add(period)
         kind = types[row["line_item_line_item_type"]]
@@ -200,7 +205,7 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
     invoice_lines: dict[tuple, Decimal] = {}
     spend: dict[tuple, Decimal] = defaultdict(Decimal)
     for (customer, period, product, category, rule_id), billed in billed_lines.items():
-        rate = _fx_rate(fx_rates, period, customers[customer]["currency_code"])
+        rate = _fx_rate(fx_rates, period, terms_of(customer, period)["currency_code"])
         converted = (billed * rate).quantize(TEN_DECIMALS, rounding=ROUND_HALF_UP)
         invoice_lines[(customer, period, product, category, rule_id)] = converted
         if category != "tax":
@@ -210,13 +215,14 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
         takers = {c: e for c, e in eligible[(period, payer)].items() if e > 0}
         shares = _shares(pool, takers) if takers else {min(support_owners[(period, payer, product)]): pool}
         for customer, share in shares.items():
-            if customers[customer]["support_mode"] == "reallocate":
+            if terms_of(customer, period)["support_mode"] == "reallocate":
                 support_lines[(customer, period, product, "support", "support_reallocation")] += share
     for (customer, period, *line), share in support_lines.items():
-        rate = _fx_rate(fx_rates, period, customers[customer]["currency_code"])
+        rate = _fx_rate(fx_rates, period, terms_of(customer, period)["currency_code"])
         invoice_lines[(customer, period, *line)] = (share * rate).quantize(TEN_DECIMALS, rounding=ROUND_HALF_UP)
     for period in periods:
-        for customer, terms in customers.items():
+        for customer in sorted({r["customer_id"] for r in _effective(customer_rows, period)}):
+            terms = terms_of(customer, period)
             if terms["support_mode"] == "partner_plan":
                 fee = max(
                     spend[(customer, period)] * Decimal(terms["support_pct"]) / 100, Decimal(terms["support_minimum"])
@@ -234,9 +240,9 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
             )
     totals: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     for (customer, period, *_line), value in invoice_lines.items():
-        totals[(customer, period)] += _round(value, minor_units[customers[customer]["currency_code"]])
+        totals[(customer, period)] += _round(value, minor_units[terms_of(customer, period)["currency_code"]])
     for (customer, period), subtotal in list(totals.items()):
-        terms = customers[customer]
+        terms = terms_of(customer, period)
         if terms["tax_mode"] == "rate":
             tax = subtotal * Decimal(terms["tax_rate_pct"]) / 100
             totals[(customer, period)] += _round(tax, minor_units[terms["currency_code"]])

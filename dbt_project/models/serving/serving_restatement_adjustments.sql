@@ -55,7 +55,8 @@ open_invoices as (
 
     select
         published_invoices.customer_id,
-        published_invoices.billing_period
+        published_invoices.billing_period,
+        published_invoices.currency_code
     from published_invoices
     left join invoice_locks
         on published_invoices.customer_id = invoice_locks.customer_id
@@ -145,19 +146,27 @@ differences as (
 
 ),
 
+-- an adjustment only lands on an invoice in its own currency: a difference in a currency the
+-- customer is no longer invoiced in stays pending (never converted, never mixed into a total)
 next_open_invoices as (
 
     select
-        restatable_locks.customer_id,
-        restatable_locks.billing_period as adjusts_billing_period,
+        restated.customer_id,
+        restated.adjusts_billing_period,
+        restated.currency_code,
         min(open_invoices.billing_period) as billing_period
-    from restatable_locks
+    from (
+        select distinct customer_id, adjusts_billing_period, currency_code
+        from differences
+    ) as restated
     inner join open_invoices
-        on restatable_locks.customer_id = open_invoices.customer_id
-        and open_invoices.billing_period > restatable_locks.billing_period
+        on restated.customer_id = open_invoices.customer_id
+        and open_invoices.billing_period > restated.adjusts_billing_period
+        and open_invoices.currency_code = restated.currency_code
     group by
-        restatable_locks.customer_id,
-        restatable_locks.billing_period
+        restated.customer_id,
+        restated.adjusts_billing_period,
+        restated.currency_code
 
 ),
 
@@ -182,6 +191,7 @@ final as (
     left join next_open_invoices
         on differences.customer_id = next_open_invoices.customer_id
         and differences.adjusts_billing_period = next_open_invoices.adjusts_billing_period
+        and differences.currency_code = next_open_invoices.currency_code
     where differences.amount <> 0
 
 )

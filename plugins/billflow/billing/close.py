@@ -71,7 +71,7 @@ restatable_locks as (
 
 open_invoices as (
 
-    select published_invoices.customer_id, published_invoices.billing_period
+    select published_invoices.customer_id, published_invoices.billing_period, published_invoices.currency_code
     from {PUBLISHED_SCHEMA}.invoices as published_invoices
     left join {CONTROL_SCHEMA}.invoice_locks as invoice_locks
         on published_invoices.customer_id = invoice_locks.customer_id
@@ -149,17 +149,20 @@ differences as (
 
 ),
 
+-- only onto an invoice in the adjustment's own currency: otherwise it stays pending
 next_open_invoices as (
 
     select
-        restatable_locks.customer_id,
-        restatable_locks.billing_period as adjusts_billing_period,
+        restated.customer_id,
+        restated.adjusts_billing_period,
+        restated.currency_code,
         min(open_invoices.billing_period) as billing_period
-    from restatable_locks
+    from (select distinct customer_id, adjusts_billing_period, currency_code from differences) as restated
     inner join open_invoices
-        on restatable_locks.customer_id = open_invoices.customer_id
-        and open_invoices.billing_period > restatable_locks.billing_period
-    group by restatable_locks.customer_id, restatable_locks.billing_period
+        on restated.customer_id = open_invoices.customer_id
+        and open_invoices.billing_period > restated.adjusts_billing_period
+        and open_invoices.currency_code = restated.currency_code
+    group by restated.customer_id, restated.adjusts_billing_period, restated.currency_code
 
 )
 
@@ -176,6 +179,7 @@ from differences
 left join next_open_invoices
     on differences.customer_id = next_open_invoices.customer_id
     and differences.adjusts_billing_period = next_open_invoices.adjusts_billing_period
+    and differences.currency_code = next_open_invoices.currency_code
 where differences.amount <> 0"""
 
 
