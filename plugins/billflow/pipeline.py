@@ -31,6 +31,10 @@ class LoadReport:
     billing_periods: list[str] = field(default_factory=list)
 
 
+# dbt unit tests check the SQL, not the data: they run in CI (make test), not on every load
+PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
+
+
 class DbtBuildFailed(RuntimeError):
     """A dbt model or test failed: nothing after it was built."""
 
@@ -38,7 +42,7 @@ class DbtBuildFailed(RuntimeError):
 def dbt_build(settings: Settings, tag: str, target: str, target_path: Path | None = None) -> None:
     from dbt.cli.main import dbtRunner
 
-    args = ["build", "--select", f"tag:{tag}", "--target", target, "--quiet"]
+    args = ["build", "--select", f"tag:{tag}", "--target", target, "--quiet", *PRODUCTION_BUILD_FLAGS]
     args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
     args += ["--target-path", str(target_path or settings.home / "dbt-target")]
     result = dbtRunner().invoke(args)

@@ -42,5 +42,6 @@ def dbt_task_group(group_id: str, target: str, select: list[str]) -> DbtTaskGrou
             should_detach_multiple_parents_tests=True,
             enable_mock_profile=False,
         ),
-        operator_args={"pool": DUCKDB_POOL},
+        # dbt unit tests check the SQL, not the data: CI runs them (make test), the loads do not
+        operator_args={"pool": DUCKDB_POOL, "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
     )

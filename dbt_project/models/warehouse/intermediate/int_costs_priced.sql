@@ -1,6 +1,10 @@
 -- Assigned cost rows on the customer's basis, re-rated where SP/RI benefits are not shared, with
 -- the support, pass-through and tax treatment and the pricing rule applied (docs/BILLING_RULES.md,
 -- steps 2 to 5). Not rounded: rounding happens once per invoice line.
+-- A table, not a view: every invoice model and test downstream reads it, and a view would replay
+-- the staged Parquet, the assignment and the rule matching for each of them.
+{{ config(materialized='table') }}
+
 with
 
 costs as (
