@@ -89,10 +89,11 @@
 
 
 {#-
-    amount x part / whole as decimal(38,10), for pro-rata shares. Postgres and Redshift divide
-    numerics exactly to the scale; DuckDB would divide decimals as DOUBLE, so there the division is
-    done on integers of 1e-10 units (truncated). Callers give any remainder to one share so that
-    the shares add up to the amount exactly.
+    amount x part / whole as decimal(38,10), truncated toward zero at the 10th decimal, for
+    pro-rata shares. Postgres and Redshift divide numerics and trunc(); DuckDB would divide
+    decimals as DOUBLE, so there the division is done on integers of 1e-10 units. Every engine
+    gives the same digits. Callers give the remainder to one share so that the shares add up to
+    the amount exactly.
 -#}
 {% macro share_of(amount, part, whole) -%}
     {{ return(adapter.dispatch('share_of', 'billflow')(amount, part, whole)) }}
@@ -100,8 +101,11 @@
 
 {% macro default__share_of(amount, part, whole) -%}
     cast(
-        cast({{ amount }} as decimal(38, 10)) * cast({{ part }} as decimal(38, 10))
-        / cast({{ whole }} as decimal(38, 10))
+        trunc(
+            cast({{ amount }} as decimal(38, 10)) * cast({{ part }} as decimal(38, 10))
+            / cast({{ whole }} as decimal(38, 10)),
+            10
+        )
         as decimal(38, 10)
     )
 {%- endmacro %}

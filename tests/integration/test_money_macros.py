@@ -1,0 +1,101 @@
+"""The money macros give the same digits on DuckDB and PostgreSQL (the engine of the Redshift dialect family).
+
+Each expression is rendered by dbt and run with `dbt show --inline` on the serving target of the embedded
+profile (DuckDB) and of the compose profile (a throw-away PostgreSQL): shares, ratios, conversions and
+rounding to a currency's minor unit must not depend on the engine an invoice is computed on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from billflow.config import DBT_PROJECT_DIR
+from dbt.cli.main import dbtRunner
+
+# (expression, exact result)
+CASES = [
+    # pro-rata shares are truncated at the 10th decimal on every engine (the remainder goes to one share)
+    ("share_of('100', '1', '3')", "33.3333333333"),
+    ("share_of('100', '2', '3')", "66.6666666666"),
+    ("share_of('-100', '2', '3')", "-66.6666666666"),
+    ("share_of('200.0000000001', '120', '600')", "40.0000000000"),
+    # a ratio (tag shares) is rounded half away from zero at the 10th decimal
+    ("ratio('2', '3')", "0.6666666667"),
+    ("ratio('-1', '3')", "-0.3333333333"),
+    # conversion keeps ten decimals; rounding to the minor unit is half away from zero
+    ("convert_at_rate('10.005', '1392.10000000')", "13927.9605000000"),
+    ("convert_at_rate('33.3333333334', '1392.1')", "46403.3333334261"),
+    ("round_to_minor_unit('13927.9605', '0')", "13928.00"),
+    ("round_to_minor_unit('-37.5', '0')", "-38.00"),
+    ("round_to_minor_unit('0.125', '2')", "0.13"),
+    ("round_to_minor_unit('-0.125', '2')", "-0.13"),
+    ("round_to_minor_unit('0.1249999999', '2')", "0.12"),
+    ("percent_of('110818', '10.0000')", "11081.8000000000"),
+    ("apply_adjustment_pct('1.2345678901', '5.0000')", "1.2962962846"),
+]
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def serving_target(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The profiles folder whose serving target is the engine under test."""
+    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    monkeypatch.delenv("BILLFLOW_SERVING_PATH", raising=False)
+    if request.param == "duckdb":
+        yield DBT_PROJECT_DIR / "profiles" / "embedded"
+        return
+    server = request.getfixturevalue("postgres_server")
+    settings = {
+        "HOST": server.host,
+        "PORT": str(server.port),
+        "USER": server.user,
+        "PASSWORD": "trusted",
+        "DBNAME": server.create_database("money"),
+        "SSLMODE": "disable",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(f"BILLFLOW_PG_{name}", value)
+    yield DBT_PROJECT_DIR / "profiles" / "compose"
+
+
+def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
+    result = dbtRunner().invoke(
+        [
+            "show",
+            "--inline",
+            sql,
+            "--target",
+            "serving",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(profiles),
+            "--target-path",
+            str(root / "target"),
+            "--log-path",
+            str(root / "logs"),
+            "--limit",
+            "100",
+            "--quiet",
+        ]
+    )
+    assert result.success, result.exception
+    table = result.result.results[0].agate_table
+    return [tuple(row) for row in table.rows]
+
+
+def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: Path, tmp_path: Path) -> None:
+    columns = ",\n".join(
+        f"cast({{{{ {expression} }}}} as varchar(64)) as c{i}" for i, (expression, _) in enumerate(CASES)
+    )
+
+    (row,) = show(serving_target, tmp_path, f"select\n{columns}")
+
+    got = {expression: Decimal(value) for (expression, _), value in zip(CASES, row, strict=True)}
+    expected = {expression: Decimal(value) for expression, value in CASES}
+    assert got == expected
+    # same digits, not just the same number: the scale is part of what reaches an invoice
+    assert {e: str(v) for e, v in zip((e for e, _ in CASES), row, strict=True)} == dict(CASES)
