@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import cache
 
@@ -35,18 +36,16 @@ class RuleRow:
     amount: Decimal
 
 
-def fetch_amounts_by_rule(serving: Database, billing_period: str) -> list[RuleRow]:
+def fetch_amounts_by_rule(serving: Database, billing_period: date) -> list[RuleRow]:
     """Each invoice of a period split by the rule behind its lines (pricing rule, support, custom item, tax)."""
     rows = serving.fetch_all(
-        f"""select l.billing_period, l.customer_id, l.charge_category, l.pricing_rule_id,
-                   l.currency_code, count(*), sum(l.amount)
-            from {SERVING_SCHEMA}.invoice_lines as l
-            join {SERVING_SCHEMA}.invoices as i
-              on i.customer_id = l.customer_id and i.billing_period = l.billing_period
-            where cast(l.billing_period as varchar(10)) like ?
-            group by l.billing_period, l.customer_id, l.charge_category, l.pricing_rule_id, l.currency_code
-            order by l.customer_id, l.charge_category, l.pricing_rule_id""",
-        (f"{billing_period}%",),
+        f"""select billing_period, customer_id, charge_category, pricing_rule_id, currency_code,
+                   count(*), sum(amount)
+            from {SERVING_SCHEMA}.invoice_lines
+            where billing_period = ?
+            group by billing_period, customer_id, charge_category, pricing_rule_id, currency_code
+            order by customer_id, charge_category, pricing_rule_id""",
+        (billing_period,),
     )
     return [RuleRow(period.strftime("%Y-%m"), *rest) for period, *rest in rows]
 
@@ -64,11 +63,19 @@ def format_rule_table(rows: list[RuleRow]) -> str:
         )
         for r in rows
     ]
+    return "\n".join(format_table(header, body, numeric={3, 4}))
+
+
+def format_table(header: tuple[str, ...], body: list[tuple[str, ...]], numeric: set[int]) -> list[str]:
+    """Aligned text columns (numbers right-aligned) under a header and a rule line."""
     widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
-    return "\n".join(
-        "  ".join(c.rjust(w) if i in (3, 4) else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-        for cells in (header, ["-" * w for w in widths], *body)
-    )
+
+    def fmt(cells) -> str:
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in body)]
 
 
 @dataclass(frozen=True)
@@ -116,15 +123,7 @@ def format_invoice_table(rows: list[InvoiceRow]) -> str:
         totals[(r.billing_period, r.currency_code)] = (
             totals.get((r.billing_period, r.currency_code), 0) + r.total_amount
         )
-    widths = [max(len(h), *(len(line[i]) for line in body)) if body else len(h) for i, h in enumerate(header)]
-    numeric = {5, 6}
-
-    def fmt(cells) -> str:
-        return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    lines = [fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in body)]
+    lines = format_table(header, body, numeric={5, 6})
     for (period, currency), total in sorted(totals.items()):
         lines.append(f"{period} total: {format_amount(total, currency)} {currency}")
     return "\n".join(lines)

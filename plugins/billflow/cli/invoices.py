@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date, datetime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -10,9 +11,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--by-rule",
         metavar="YYYY-MM",
+        type=billing_month,
         help="also split each invoice of this billing period by the rule behind its lines",
     )
     parser.set_defaults(func=run)
+
+
+def billing_month(value: str) -> date:
+    """A billing period given as YYYY-MM: the first day of that month."""
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a billing month (YYYY-MM, e.g. 2026-10)") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         db.close()
     print(format_invoice_table(rows))
     if args.by_rule:
-        print(f"\n{args.by_rule} by rule (rules: dbt_project/rules, see docs/BILLING_RULES.md):")
+        print(f"\n{args.by_rule:%Y-%m} by rule (rules: dbt_project/rules, see docs/BILLING_RULES.md):")
         print(format_rule_table(by_rule))
     where = settings.serving_conn_id or settings.serving_path
     print(f"\nserving marts: {where} (schema billing: invoices, invoice_lines, daily_costs)")

@@ -12,6 +12,7 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 from billflow.config import DBT_PROJECT_DIR, load_settings
 from billflow.orchestration.tasks import DUCKDB_POOL
+from billflow.pipeline import PRODUCTION_BUILD_FLAGS
 
 MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -42,6 +43,5 @@ def dbt_task_group(group_id: str, target: str, select: list[str]) -> DbtTaskGrou
             should_detach_multiple_parents_tests=True,
             enable_mock_profile=False,
         ),
-        # dbt unit tests check the SQL, not the data: CI runs them (make test), the loads do not
-        operator_args={"pool": DUCKDB_POOL, "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]},
+        operator_args={"pool": DUCKDB_POOL, "dbt_cmd_flags": list(PRODUCTION_BUILD_FLAGS)},
     )
