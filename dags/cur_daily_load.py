@@ -1,6 +1,8 @@
-"""Daily load: new CUR deliveries -> staged partitions (gated) -> dbt warehouse -> serving -> Asset events.
+"""Daily load: new CUR deliveries -> staged versions (gated) -> candidate warehouse (dbt, tested) ->
+serving shadow (dbt, tested) -> one release makes it all live -> Asset events, FOCUS export.
 
-The FOCUS 1.2 export (one Parquet file per billing period) runs after the warehouse, beside publishing.
+A partition whose staging or gate fails keeps its live version; the others go live. finish_load, which
+runs whatever failed before it, gives the run lock back and fails the run while a delivery needs a person.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from billflow.orchestration.dbt_groups import dbt_task_group
 
 @task_group
 def stage_partition(delivery: dict) -> dict:
-    """One (payer, billing period): stage a candidate, gate it, then replace the live partition."""
-    return tasks.promote(tasks.gate(tasks.stage(delivery)))
+    """One (payer, billing period): stage a new version, then gate it."""
+    return tasks.gate(tasks.stage(delivery))
 
 
 @dag(
@@ -31,15 +33,18 @@ def stage_partition(delivery: dict) -> dict:
 )
 def cur_daily_load():
     deliveries = tasks.sense_new_deliveries()
-    staged = stage_partition.expand(delivery=deliveries)
+    begun = tasks.begin_run()
+    deliveries >> begun
+    gated = stage_partition.expand(delivery=deliveries)
+    begun >> gated
+    plan = tasks.plan_release(gated, begun)
     warehouse = dbt_task_group("dbt_warehouse", target="warehouse", select=["tag:warehouse", "path:seeds"])
     published = tasks.publish_to_serving()
     serving = dbt_task_group("dbt_serving", target="serving", select=["tag:serving"])
-    control = tasks.prepare_control_tables()
-    control >> deliveries
-    staged >> warehouse >> published >> serving
-    warehouse >> tasks.export_focus()
-    serving >> tasks.record_loads(staged)
+    released = tasks.release(plan)
+    tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released
+    released >> tasks.export_focus()
+    tasks.finish_load(begun, plan, released)
 
 
 cur_daily_load()

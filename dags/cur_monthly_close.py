@@ -1,4 +1,6 @@
-"""Monthly close: lock the final invoices of finished months, then rebuild the serving models."""
+"""Monthly close: rebuild and test the serving models, lock the final invoices of finished months from
+them, rebuild and test again, then make the result live. Invoices whose preconditions fail are not
+locked; finish_close names them and fails the run."""
 
 from __future__ import annotations
 
@@ -25,10 +27,13 @@ from billflow.orchestration.dbt_groups import dbt_task_group
     doc_md=__doc__,
 )
 def cur_monthly_close():
-    control = tasks.prepare_control_tables()
+    begun = tasks.begin_close()
+    checked = dbt_task_group("dbt_serving_before_lock", target="serving", select=["tag:serving"])
     locked = tasks.lock_final_invoices()
     serving = dbt_task_group("dbt_serving", target="serving", select=["tag:serving"])
-    control >> locked >> serving
+    released = tasks.release_serving()
+    begun >> checked >> locked >> serving >> released
+    tasks.finish_close(begun, locked, released)
 
 
 cur_monthly_close()

@@ -47,10 +47,40 @@ class Settings:
     export_uri: str = ""
     # the dbt project; its rules/ folder is the partner's rule set (billflow.rules.project_with_rules)
     dbt_project_dir: Path = DBT_PROJECT_DIR
+    # report names to load (BILLFLOW_REPORT_NAMES); None: every report in the landing zone
+    report_names: frozenset[str] | None = None
+    # where the warehouse of a load is built and tested before it replaces warehouse_path (same file name:
+    # DuckDB names the database after it, and dbt's views name the database)
+    warehouse_build_path: Path | None = None
+    # replaced versions of a staged partition kept for audit (besides any version an invoice lock used)
+    retained_versions: int = 3
+    # a delivery whose listed files are not all there is waiting; after this long it is an error
+    incomplete_grace_hours: float = 6.0
+    # how long the run lock stays valid without being given back (a crash on another host)
+    run_lock_lease_hours: float = 12.0
+
+    @property
+    def warehouse_candidate_path(self) -> Path:
+        return self.warehouse_build_path or self.warehouse_path.parent / "candidate" / self.warehouse_path.name
+
+
+def _number(name: str, default: float, minimum: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if not value >= minimum:
+        raise ValueError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
 
 
 def load_settings() -> Settings:
     home = Path(_env("BILLFLOW_HOME", str(Path.home() / ".billflow"))).expanduser()
+    build_path = _env("BILLFLOW_WAREHOUSE_BUILD_PATH", "")
+    retained = _number("BILLFLOW_RETAINED_VERSIONS", 3, 0)
+    if not retained.is_integer():
+        raise ValueError(f"BILLFLOW_RETAINED_VERSIONS={retained:g} must be a whole number")
     return Settings(
         home=home,
         landing_uri=_env("BILLFLOW_LANDING_URI", str(home / "landing")),
@@ -63,4 +93,8 @@ def load_settings() -> Settings:
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
         export_uri=_env("BILLFLOW_EXPORT_URI", str(home / "exports")),
         dbt_project_dir=Path(_env("BILLFLOW_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))),
+        warehouse_build_path=Path(build_path).expanduser() if build_path else None,
+        retained_versions=int(retained),
+        incomplete_grace_hours=_number("BILLFLOW_INCOMPLETE_GRACE_HOURS", 6.0, 0),
+        run_lock_lease_hours=_number("BILLFLOW_RUN_LOCK_LEASE_HOURS", 12.0, 0.1),
     )

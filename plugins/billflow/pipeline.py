@@ -1,7 +1,8 @@
 """The daily load and the monthly close in one process, without Airflow.
 
-The DAGs run the same steps as separate tasks; this runner serves `billflow bench`, cron-style use of the
-embedded mode, and tests that need whole loads quickly. It composes the same functions the tasks call.
+The DAGs run the same steps (billflow.orchestration.steps) as separate tasks; this runner serves
+`billflow bench`, cron-style use of the embedded mode, and tests that need whole loads quickly. It takes
+the same run lock as the DAGs, so it never runs beside a DAG run or another runner.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class LoadReport:
     staged_rows: int = 0
     published_rows: dict[str, int] = field(default_factory=dict)
     billing_periods: list[str] = field(default_factory=list)
+    release_id: str | None = None
+    not_loaded: list[str] = field(default_factory=list)  # "payer YYYY-MM: reason" of failed partitions
 
 
 # dbt unit tests check the SQL, not the data: they run in CI (make test), not on every load
@@ -55,87 +58,76 @@ def dbt_build(settings: Settings, tag: str, target: str, target_path: Path | Non
         raise DbtBuildFailed(f"dbt build of {tag} on {target} failed: {failed or result.exception}")
 
 
-def run_daily_load(settings: Settings, *, force_reload: bool = False, step: StepRunner = run_step) -> LoadReport:
-    """Stage, gate and promote every new delivery, then build, publish and serve; record the ledger."""
-    from billflow.config import allocation_tag_keys
-    from billflow.control.ledger import LedgerEntry, new_deliveries, record_loads
-    from billflow.control.schema import ensure_control_tables
-    from billflow.engines.factory import landing_store, query_engine, serving_database, staged_store, warehouse_database
-    from billflow.formats.discovery import discover_deliveries
-    from billflow.quality.gate import enforce_gate
-    from billflow.serving.publish import publish_marts
-    from billflow.staging.stage import (
-        promote_candidate,
-        raw_unblended_total,
-        read_candidate,
-        read_candidate_tags,
-        stage_delivery,
-    )
+def _run_id() -> str:
+    import os
+    import socket
+    from datetime import UTC, datetime
 
-    landing, staged = landing_store(settings), staged_store(settings)
-    serving = serving_database(settings)
-    try:
-        ensure_control_tables(serving)
-        found = step("discover", lambda: discover_deliveries(landing).deliveries)
-        todo = found if force_reload else new_deliveries(serving, found)
-    finally:
-        serving.close()
-    report, entries, tag_keys = LoadReport(), [], allocation_tag_keys()
-    if not todo:
+    return f"process:{socket.gethostname()}:{os.getpid()}:{datetime.now(UTC):%Y%m%dT%H%M%S%f}Z"
+
+
+def run_daily_load(settings: Settings, *, force_reload: bool = False, step: StepRunner = run_step) -> LoadReport:
+    """The daily load: sense, then under the run lock stage and gate each delivery, build and test the
+    candidate warehouse and serving shadow, release, and report what was not loaded (raises
+    DeliveriesNotLoaded after releasing the good partitions when a delivery needs a person)."""
+    from billflow.control.runlock import Holder
+    from billflow.orchestration import steps
+
+    report = LoadReport()
+    sensed = step("sense", lambda: steps.sense(settings, force_reload=force_reload))
+    if not sensed.needs_run:
         return report
-    for delivery in todo:
-        label = f"{delivery.payer_account_id} {delivery.source_format}"
-        engine = query_engine(settings)
+    holder = Holder.this_process()
+    step("begin run", lambda: steps.start_run(settings, holder))
+    failed: BaseException | None = None
+    try:
+        candidates = []
+        for delivery in sensed.to_load:
+            label = f"{delivery.payer_account_id} {delivery.period_label}"
+            try:
+                staged = step(f"stage {label}", lambda d=delivery: steps.stage_partition(settings, d))
+                candidates.append(step(f"gate {label}", lambda c=staged: steps.gate_partition(settings, c)))
+            except steps.StepFailed as exc:
+                report.not_loaded.append(str(exc))
+        plan = steps.plan_release(settings, candidates, steps.warehouse_is_stale(settings))
+        if plan is not None:
+            step("prepare warehouse", lambda: steps.prepare_warehouse(settings, plan))
+            step("dbt build warehouse", lambda: dbt_build(settings, "warehouse", "warehouse"))
+            published = step("publish", lambda: steps.publish(settings))
+            step("dbt build serving", lambda: dbt_build(settings, "serving", "serving"))
+            report.billing_periods = step("release", lambda: steps.release(settings, plan, _run_id(), holder))
+            step("export focus", lambda: steps.export_focus(settings))
+            report.release_id, report.published_rows = plan.release_id, published.rows
+            for candidate in plan.candidates:
+                report.raw_rows += candidate.raw_rows
+                report.staged_rows += candidate.staged_rows
+                report.loaded.append(f"{candidate.label} {candidate.delivery.manifest_id}")
+    except BaseException as exc:
+        failed = exc
+        raise
+    finally:
         try:
-            result = step(
-                f"stage {label}", lambda d=delivery, e=engine: stage_delivery(d, landing, staged, e, tag_keys)
-            )
+            steps.remove_unreleased(settings)
+            steps.report_deliveries(settings, sensed, fail=failed is None)
         finally:
-            engine.close()
-        candidate, totals = read_candidate(staged, result.candidate_prefix)
-        tags = read_candidate_tags(staged, result.candidate_prefix)
-        step(
-            f"gate {label}",
-            lambda c=candidate, t=totals, g=tags, d=delivery: enforce_gate(
-                c,
-                t,
-                payer_account_id=d.payer_account_id,
-                billing_period=d.billing_period,
-                tag_costs=g,
-                tag_keys=tag_keys,
-            ),
-        )
-        step(f"promote {label}", lambda d=delivery, r=result: promote_candidate(staged, d, r.candidate_prefix))
-        report.raw_rows += result.raw_rows
-        report.staged_rows += result.staged_rows
-        report.loaded.append(f"{delivery.payer_account_id} {delivery.period_label} {delivery.manifest_id}")
-        entries.append(LedgerEntry(delivery, result.raw_rows, raw_unblended_total(totals)))
-    step("dbt build warehouse", lambda: dbt_build(settings, "warehouse", "warehouse"))
-    warehouse, serving = warehouse_database(settings), serving_database(settings)
-    try:
-        published = step("publish", lambda: publish_marts(warehouse, serving))
-    finally:
-        warehouse.close()
-        serving.close()
-    step("dbt build serving", lambda: dbt_build(settings, "serving", "serving"))
-    serving = serving_database(settings)
-    try:
-        record_loads(serving, entries)
-    finally:
-        serving.close()
-    report.published_rows, report.billing_periods = published.rows, published.billing_periods
+            steps.end_run(settings, holder)
     return report
 
 
 def run_monthly_close(settings: Settings, as_of: date, *, step: StepRunner = run_step) -> list[str]:
-    """Lock the final invoices of finished months, then rebuild the serving models."""
-    from billflow.billing.close import lock_final_invoices
-    from billflow.engines.factory import serving_database
+    """Build and test the serving models, lock the final invoices of finished months from them, build and
+    test again, release. Raises InvoicesNotLocked (after the release) when invoices due stayed unlocked."""
+    from billflow.control.runlock import Holder
+    from billflow.orchestration import steps
 
-    serving = serving_database(settings)
+    holder = Holder.this_process()
+    step("begin run", lambda: steps.start_run(settings, holder))
     try:
-        locked = step("lock final invoices", lambda: lock_final_invoices(serving, as_of))
+        step("prepare serving", lambda: steps.prepare_serving_rebuild(settings))
+        step("dbt build serving", lambda: dbt_build(settings, "serving", "serving"))
+        result = step("lock final invoices", lambda: steps.lock_invoices(settings, as_of, holder))
+        step("dbt build serving", lambda: dbt_build(settings, "serving", "serving"))
+        step("release serving", lambda: steps.release_serving(settings, _run_id(), holder))
     finally:
-        serving.close()
-    step("dbt build serving", lambda: dbt_build(settings, "serving", "serving"))
-    return [f"{item.invoice_number} {item.customer_id} {item.billing_period:%Y-%m}" for item in locked]
+        steps.end_run(settings, holder)
+    return steps.report_close(result)

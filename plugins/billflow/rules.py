@@ -8,6 +8,9 @@ project, with rules/ pointing elsewhere. Set BILLFLOW_DBT_PROJECT_DIR to the res
 
 from __future__ import annotations
 
+import csv
+import re
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from billflow.config import DBT_PROJECT_DIR
@@ -19,7 +22,42 @@ RULE_SEEDS = (
     "custom_line_items",
     "fx_rates",
     "allocation_tag_keys",
+    "unassigned_cost_limits",
 )
+_PAYER_OR_ALL = re.compile(r"^(\d{12,13}|\*)$")
+
+
+class RuleSetError(ValueError):
+    """A rule-set file that cannot be used as it is."""
+
+
+def unassigned_cost_limits(rules_dir: Path) -> dict[str, Decimal]:
+    """payer account id (or '*', every payer) -> the largest unassigned cost a payer's month may carry and
+    still be closed (rules/unassigned_cost_limits.csv; an absolute amortized cost in the CUR currency)."""
+    path = rules_dir / "unassigned_cost_limits.csv"
+    limits: dict[str, Decimal] = {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if reader.fieldnames is None or not {"payer_account_id", "max_unassigned_cost"} <= set(reader.fieldnames):
+            raise RuleSetError(f"{path}: needs the columns payer_account_id, max_unassigned_cost")
+        for line, row in enumerate(reader, start=2):
+            payer = (row["payer_account_id"] or "").strip()
+            if not _PAYER_OR_ALL.match(payer):
+                raise RuleSetError(f"{path} line {line}: payer_account_id {payer!r} is not an account id or '*'")
+            try:
+                limit = Decimal((row["max_unassigned_cost"] or "").strip())
+            except InvalidOperation:
+                raise RuleSetError(
+                    f"{path} line {line}: max_unassigned_cost {row['max_unassigned_cost']!r} is not a number"
+                ) from None
+            if not limit.is_finite() or limit < 0:
+                raise RuleSetError(f"{path} line {line}: max_unassigned_cost must be a number >= 0")
+            if payer in limits:
+                raise RuleSetError(f"{path} line {line}: payer {payer} is listed twice")
+            limits[payer] = limit
+    return limits
+
+
 # dbt's own output stays out of the linked project
 _NOT_LINKED = {"rules", "target", "logs", "dbt_packages"}
 

@@ -22,6 +22,7 @@ from billflow.engines.postgres_database import PostgresDatabase
 from tests.contracts.control_tables import *  # noqa: F403
 from tests.contracts.databases import serving  # noqa: F401  (fixture of the contract tests)
 from tests.contracts.publishing import *  # noqa: F403
+from tests.contracts.releases import *  # noqa: F403
 from tests.contracts.restatement import *  # noqa: F403
 
 

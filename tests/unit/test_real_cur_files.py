@@ -44,7 +44,7 @@ def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_tota
     staged = LocalStore(tmp_path / "staged")
 
     result = stage_delivery(delivery, LocalStore(tmp_path / "landing"), staged, DuckDBEngine(threads=1))
-    candidate, raw_totals = read_candidate(staged, result.candidate_prefix)
+    candidate, raw_totals = read_candidate(staged, result.version)
     gate = enforce_gate(candidate, raw_totals, payer_account_id="123412340534", billing_period=date(2023, 11, 1))
 
     rows, cost = file_totals(FOCUS_CONVERTERS_CUR)

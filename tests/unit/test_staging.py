@@ -11,7 +11,6 @@ from billflow.formats.manifest import Delivery
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.stage import (
     StagingError,
-    promote_candidate,
     read_candidate,
     read_candidate_tags,
     render_stage_sql,
@@ -41,7 +40,7 @@ def stage(tmp_path, source_format="legacy", table=None, manifest_id="m-1"):
     write_raw(tmp_path / "landing" / key, table if table is not None else raw_table(source_format))
     delivery = make_delivery(source_format, key, manifest_id)
     result = stage_delivery(delivery, landing, staged, DuckDBEngine(threads=1))
-    candidate, totals = read_candidate(staged, result.candidate_prefix)
+    candidate, totals = read_candidate(staged, result.version)
     return delivery, staged, result, candidate, totals
 
 
@@ -103,16 +102,26 @@ def test_a_delivery_without_a_required_column_is_refused(tmp_path):
         stage(tmp_path, "legacy", table)
 
 
-def test_promotion_replaces_the_live_partition_and_drops_the_candidate(tmp_path):
-    delivery, staged, result, _, _ = stage(tmp_path, "legacy", manifest_id="first")
-    promote_candidate(staged, delivery, result.candidate_prefix)
-    delivery2, staged, result2, _, _ = stage(tmp_path, "legacy", manifest_id="second")
-    promote_candidate(staged, delivery2, result2.candidate_prefix)
+def test_each_delivery_is_staged_into_a_version_of_its_own_beside_the_others(tmp_path):
+    _, staged, first, _, _ = stage(tmp_path, "legacy", manifest_id="first")
+    _, staged, second, _, _ = stage(tmp_path, "legacy", manifest_id="second")
 
+    assert first.version.version_id.endswith("Z-first") and second.version.version_id.endswith("Z-second")
+    assert first.version.version_id < second.version.version_id  # in staging order
+    folder = f"versions/payer={PAYER}/period=2026-09"
     assert staged.list_keys() == [
-        f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet",
-        f"cur_daily_tags/payer={PAYER}/period=2026-09/part-0.parquet",
+        f"{folder}/{version.version_id}/{name}"
+        for version in (first.version, second.version)
+        for name in ("cur_daily/part-0.parquet", "cur_daily_tags/part-0.parquet", "raw_totals.parquet")
     ]
+
+
+def test_a_delivery_that_cannot_be_staged_leaves_no_version_behind(tmp_path):
+    table = raw_table("legacy").drop_columns(["line_item_line_item_type"])
+    with pytest.raises(StagingError):
+        stage(tmp_path, "legacy", table)
+
+    assert LocalStore(tmp_path / "staged").list_keys() == []
 
 
 def test_staging_sql_carries_to_trino_for_athena():
@@ -135,7 +144,7 @@ def test_each_allocation_tag_key_carries_every_raw_line_once(tmp_path, source_fo
     result = stage_delivery(
         make_delivery(source_format, key), landing, staged, DuckDBEngine(threads=1), tag_keys=("team", "project")
     )
-    tags = read_candidate_tags(staged, result.candidate_prefix)
+    tags = read_candidate_tags(staged, result.version)
 
     assert [(f.name, f.type) for f in tags.schema] == [(f.name, f.type) for f in STAGED_TAG_SCHEMA]
     by_value = {}
@@ -155,7 +164,7 @@ def test_each_allocation_tag_key_carries_every_raw_line_once(tmp_path, source_fo
 def test_without_tag_keys_the_tag_table_is_empty_but_readable(tmp_path):
     _, staged, result, _, _ = stage(tmp_path, "legacy")
 
-    tags = read_candidate_tags(staged, result.candidate_prefix)
+    tags = read_candidate_tags(staged, result.version)
 
     assert tags.num_rows == 0 and tags.schema == STAGED_TAG_SCHEMA
 
@@ -167,8 +176,8 @@ def test_the_gate_reconciles_each_tag_key_with_the_raw_lines(tmp_path):
     key = f"{PAYER}/r/data/part.parquet"
     write_raw(tmp_path / "landing" / key, raw_table("legacy"))
     result = stage_delivery(make_delivery("legacy", key), landing, staged, DuckDBEngine(threads=1), tag_keys=("team",))
-    candidate, raw_totals = read_candidate(staged, result.candidate_prefix)
-    tags = read_candidate_tags(staged, result.candidate_prefix)
+    candidate, raw_totals = read_candidate(staged, result.version)
+    tags = read_candidate_tags(staged, result.version)
     gate = {"payer_account_id": PAYER, "billing_period": date(2026, 9, 1), "tag_keys": ("team",)}
 
     assert check_staged_partition(candidate, raw_totals, tag_costs=tags, **gate).passed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from billflow.engines.database import Database
-from billflow.serving.publish import PUBLISHED_SCHEMA
+from billflow.serving.shadow import PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,59 @@ CONTROL_DDL = (
         locked_at timestamp not null,
         primary key (customer_id, billing_period)
     )""",
+    # one row per version of a staged (payer, billing period) partition that went live; the live one has
+    # retired_in null. released_in / retired_in are release ids (sortable): the versions behind release R
+    # are those with released_in <= R and (retired_in is null or retired_in > R).
+    f"""create table if not exists {CONTROL_SCHEMA}.staged_versions (
+        payer_account_id varchar not null,
+        billing_period date not null,
+        version_id varchar not null,
+        manifest_id varchar not null,
+        manifest_key varchar not null,
+        source_format varchar not null,
+        raw_row_count bigint not null,
+        staged_row_count bigint not null,
+        unblended_cost decimal(38, 10) not null,
+        is_final boolean not null,
+        released_in varchar not null,
+        retired_in varchar,
+        purged_at timestamp,
+        primary key (payer_account_id, billing_period, version_id)
+    )""",
+    f"""create table if not exists {CONTROL_SCHEMA}.releases (
+        release_id varchar not null primary key,
+        run_id varchar not null,
+        kind varchar not null,
+        released_at timestamp not null,
+        versions_released integer not null
+    )""",
+    # a delivery that was not loaded, open until it is resolved (a newer version of its partition went live,
+    # or its manifest changed or left the landing zone)
+    f"""create table if not exists {CONTROL_SCHEMA}.delivery_rejections (
+        manifest_key varchar not null,
+        manifest_id varchar not null,
+        payer_account_id varchar,
+        billing_period date,
+        stage varchar not null,
+        reason varchar not null,
+        first_seen_at timestamp not null,
+        last_seen_at timestamp not null,
+        resolved_at timestamp,
+        resolution varchar,
+        primary key (manifest_key, manifest_id)
+    )""",
+    # the single-run lock of loads and closes (billflow.control.runlock); one row, name 'billflow'
+    f"""create table if not exists {CONTROL_SCHEMA}.run_lock (
+        lock_name varchar not null primary key,
+        token varchar,
+        holder varchar,
+        acquired_at timestamp,
+        expires_at timestamp
+    )""",
 )
+
+# columns added to a control table after it was first created: (table, column, type)
+ADDED_COLUMNS = (("invoice_locks", "release_id", "varchar"),)
 
 
 def locked_invoice_lines_ddl(table: str = f"{CONTROL_SCHEMA}.locked_invoice_lines") -> str:
@@ -81,6 +133,13 @@ def ensure_control_tables(db: Database) -> None:
     """Create the control tables, or bring those of an earlier version up to date (idempotent)."""
     for statement in CONTROL_DDL:
         db.execute(statement)
+    for table, column, sql_type in ADDED_COLUMNS:
+        if column not in table_columns(db, CONTROL_SCHEMA, table):
+            db.execute(f"alter table {CONTROL_SCHEMA}.{table} add column {column} {sql_type}")
+    db.execute(
+        f"insert into {CONTROL_SCHEMA}.run_lock (lock_name) select 'billflow' "
+        f"where not exists (select 1 from {CONTROL_SCHEMA}.run_lock where lock_name = 'billflow')"
+    )
     existing = table_columns(db, CONTROL_SCHEMA, "locked_invoice_lines")
     if not existing:
         db.execute(locked_invoice_lines_ddl())

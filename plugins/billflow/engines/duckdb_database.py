@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,14 +14,35 @@ import pyarrow as pa
 
 from billflow.engines.database import create_table_sql
 
+log = logging.getLogger(__name__)
+
+# DuckDB lets one process at a time open a file for writing; others wait this long for it, then fail
+LOCK_WAIT_SECONDS = 120.0
+
+
+def connect_waiting(path: str | Path, read_only: bool = False, wait_seconds: float = LOCK_WAIT_SECONDS):
+    """duckdb.connect, waiting while another process holds the file (a short step of a concurrent run)."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+            log.info("waiting for %s: another process has it open", path)
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
 
 class DuckDBDatabase:
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.name = f"duckdb:{path}"
         if not read_only:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path), read_only=read_only)
+        self.con = connect_waiting(path, read_only=read_only)
         self.con.execute("set timezone = 'UTC'")
+        self._in_transaction = False
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.con.execute(sql, list(params))
@@ -32,13 +55,21 @@ class DuckDBDatabase:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """Statements inside commit together; a transaction inside another one joins it."""
+        if self._in_transaction:
+            yield
+            return
         self.con.execute("begin transaction")
+        self._in_transaction = True
         try:
             yield
         except BaseException:
             self.con.execute("rollback")
             raise
-        self.con.execute("commit")
+        else:
+            self.con.execute("commit")
+        finally:
+            self._in_transaction = False
 
     def replace_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
         with self.transaction():

@@ -1,7 +1,9 @@
-"""TaskFlow tasks of the billflow DAGs. DAG files only wire them.
+"""TaskFlow tasks of the billflow DAGs: thin calls of billflow.orchestration.steps. DAG files only wire them.
 
-Heavy modules (duckdb, pyarrow, great_expectations) are imported inside the task bodies so that
-parsing a DAG file stays fast.
+Heavy modules (duckdb, pyarrow, great_expectations) are imported inside the steps so that parsing a DAG
+file stays fast. Every task that ends a run (`finish_load`, `finish_close`) runs whatever failed before
+it: it gives the run lock back, records what could not be loaded or locked, and fails the run visibly
+when a person must act.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from airflow.sdk import AssetAlias, PokeReturnValue, get_current_context, task
+from airflow.task.trigger_rule import TriggerRule
 
 from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
 
@@ -24,6 +27,7 @@ DEFAULT_ARGS = {
     "retries": int(os.environ.get("BILLFLOW_TASK_RETRIES", "2")),
     "retry_delay": timedelta(minutes=5),
 }
+SENSED_KEY = "sensed"
 
 
 def _settings():
@@ -32,186 +36,197 @@ def _settings():
     return load_settings()
 
 
-@task(pool=DUCKDB_POOL)
-def prepare_control_tables() -> None:
-    """Create the serving database's control tables when they are missing (idempotent DDL)."""
-    from billflow.control.schema import ensure_control_tables
-    from billflow.engines.factory import serving_database
+def _holder():
+    from billflow.control.runlock import Holder
 
-    db = serving_database(_settings())
-    try:
-        ensure_control_tables(db)
-    finally:
-        db.close()
+    context = get_current_context()
+    return Holder.dag_run(context["dag"].dag_id, context["run_id"])
+
+
+def _partition_label(delivery: dict[str, Any]) -> str:
+    return f"{delivery['payer_account_id']} {delivery['billing_period'][:7]}"
 
 
 @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule", soft_fail=True, pool=DUCKDB_POOL)
 def sense_new_deliveries() -> PokeReturnValue:
-    """Done when the landing zone holds a complete delivery whose manifest the ledger has not loaded.
+    """Done when the landing zone holds a delivery to load, a delivery that needs a person, or the live
+    warehouse must be rebuilt. With the run parameter force_reload every complete delivery is loaded again."""
+    from billflow.orchestration import steps
 
-    With the run parameter force_reload, every complete delivery is loaded again (same marts).
-    """
-    from billflow.control.ledger import new_deliveries
-    from billflow.engines.factory import landing_store, serving_database
-    from billflow.formats.discovery import discover_deliveries
+    context = get_current_context()
+    sensed = steps.sense(_settings(), force_reload=bool(context["params"].get("force_reload", False)))
+    context["ti"].xcom_push(key=SENSED_KEY, value=sensed.to_dict())
+    return PokeReturnValue(is_done=sensed.needs_run, xcom_value=[d.to_dict() for d in sensed.to_load])
 
-    settings = _settings()
-    force_reload = bool(get_current_context()["params"].get("force_reload", False))
-    found = discover_deliveries(landing_store(settings))
-    for reason in found.rejected:
-        log.warning("rejected: %s", reason)
-    db = serving_database(settings)
-    try:
-        todo = found.deliveries if force_reload else new_deliveries(db, found.deliveries)
-    finally:
-        db.close()
-    log.info(
-        "%d complete deliveries, %d incomplete, %d rejected, %d to load",
-        len(found.deliveries),
-        len(found.incomplete),
-        len(found.rejected),
-        len(todo),
-    )
-    for delivery in todo:
-        log.info("to load: payer %s period %s manifest %s", *delivery.partition, delivery.manifest_id)
-    return PokeReturnValue(is_done=bool(todo), xcom_value=[d.to_dict() for d in todo])
+
+@task(pool=DUCKDB_POOL)
+def begin_run() -> str:
+    """Take the run lock (one load or close at a time) and repair what an interrupted run left."""
+    from billflow.orchestration import steps
+
+    holder = _holder()
+    steps.start_run(_settings(), holder)
+    return holder.name
 
 
 @task(pool=STAGING_POOL, map_index_template="{{ partition_label }}")
 def stage(delivery: dict[str, Any]) -> dict[str, Any]:
-    """Stage one delivery into a candidate partition (the live partition is untouched)."""
-    get_current_context()["partition_label"] = f"{delivery['payer_account_id']} {delivery['billing_period'][:7]}"
-    from billflow.config import allocation_tag_keys
-    from billflow.engines.factory import landing_store, query_engine, staged_store
+    """Stage one delivery into a new version of its partition; what is live is untouched."""
+    get_current_context()["partition_label"] = _partition_label(delivery)
     from billflow.formats.manifest import Delivery
-    from billflow.staging.stage import stage_delivery
+    from billflow.orchestration import steps
 
-    settings = _settings()
-    parsed = Delivery.from_dict(delivery)
-    engine = query_engine(settings)
-    try:
-        result = stage_delivery(
-            parsed, landing_store(settings), staged_store(settings), engine, tag_keys=allocation_tag_keys()
-        )
-    finally:
-        engine.close()
-    return {"delivery": delivery, "candidate_prefix": result.candidate_prefix, "raw_rows": result.raw_rows}
+    return steps.stage_partition(_settings(), Delivery.from_dict(delivery)).to_dict()
 
 
-@task
+@task(map_index_template="{{ partition_label }}")
 def gate(staged: dict[str, Any]) -> dict[str, Any]:
-    """Great Expectations gate: the candidate must reconcile with its raw lines, or the group fails."""
-    from datetime import date as date_type
+    """Great Expectations gate: the version must reconcile with its raw lines, or it is deleted."""
+    get_current_context()["partition_label"] = _partition_label(staged["delivery"])
+    from billflow.orchestration import steps
 
-    from billflow.config import allocation_tag_keys
-    from billflow.engines.factory import staged_store
-    from billflow.quality.gate import enforce_gate
-    from billflow.staging.stage import raw_unblended_total, read_candidate, read_candidate_tags
-
-    delivery, store = staged["delivery"], staged_store(_settings())
-    candidate, raw_totals = read_candidate(store, staged["candidate_prefix"])
-    result = enforce_gate(
-        candidate,
-        raw_totals,
-        payer_account_id=delivery["payer_account_id"],
-        billing_period=date_type.fromisoformat(delivery["billing_period"]),
-        tag_costs=read_candidate_tags(store, staged["candidate_prefix"]),
-        tag_keys=allocation_tag_keys(),
-    )
-    log.info("gate passed: %d checks", result.checks)
-    return {**staged, "unblended_cost": str(raw_unblended_total(raw_totals))}
+    return steps.gate_partition(_settings(), steps.Candidate.from_dict(staged)).to_dict()
 
 
-@task
-def promote(checked: dict[str, Any]) -> dict[str, Any]:
-    """Replace the live staged partition with the checked candidate."""
-    from billflow.engines.factory import staged_store
-    from billflow.formats.manifest import Delivery
-    from billflow.staging.stage import promote_candidate
+@task(pool=DUCKDB_POOL, trigger_rule=TriggerRule.ALL_DONE)
+def plan_release(gated: list[dict[str, Any]] | None, begun: str | None) -> dict[str, Any]:
+    """The partitions that passed their gate (a failed one keeps its live version) and every version the
+    candidate warehouse is built from; skips the build when there is nothing to release."""
+    from airflow.exceptions import AirflowSkipException
 
-    target = promote_candidate(
-        staged_store(_settings()), Delivery.from_dict(checked["delivery"]), checked["candidate_prefix"]
-    )
-    log.info("partition %s replaced", target)
-    return checked
+    from billflow.control.runlock import check_held
+    from billflow.engines.factory import serving_database
+    from billflow.orchestration import steps
+
+    if begun is None:
+        raise AirflowSkipException("the run did not start (see begin_run)")
+    settings = _settings()
+    db = serving_database(settings)
+    try:
+        check_held(db, _holder())
+    finally:
+        db.close()
+    candidates = [steps.Candidate.from_dict(item) for item in (gated or []) if item]
+    plan = steps.plan_release(settings, candidates, steps.warehouse_is_stale(settings))
+    if plan is None:
+        raise AirflowSkipException("nothing to release: no new delivery passed its gate and the warehouse is current")
+    return plan.to_dict()
 
 
 @task(pool=DUCKDB_POOL)
-def publish_to_serving() -> list[str]:
-    """Copy the warehouse marts into the serving database (checked to the cent)."""
-    from billflow.engines.factory import serving_database, warehouse_database
-    from billflow.serving.publish import publish_marts
+def prepare_warehouse(plan: dict[str, Any]) -> str:
+    """A new candidate warehouse holding the release's staged versions (the live one is untouched)."""
+    from billflow.orchestration import steps
 
-    settings = _settings()
-    warehouse, serving = warehouse_database(settings), serving_database(settings)
-    try:
-        return publish_marts(warehouse, serving).billing_periods
-    finally:
-        warehouse.close()
-        serving.close()
+    parsed = steps.Plan.from_dict(plan)
+    steps.prepare_warehouse(_settings(), parsed)
+    return parsed.release_id
 
 
 @task(pool=DUCKDB_POOL)
-def export_focus() -> list[str]:
-    """Write the FOCUS 1.2 mart as one Parquet file per billing period to BILLFLOW_EXPORT_URI."""
-    from billflow.engines.factory import warehouse_database
-    from billflow.serving.focus_export import export_focus as write_focus
-    from billflow.serving.focus_export import export_store
+def publish_to_serving() -> dict[str, int]:
+    """Copy the tested candidate marts into the serving shadow (checked to the cent); nothing is live yet."""
+    from billflow.orchestration import steps
 
-    settings = _settings()
-    warehouse = warehouse_database(settings)
-    try:
-        written = write_focus(warehouse, export_store(settings))
-    finally:
-        warehouse.close()
-    return [item.uri for item in written]
+    return steps.publish(_settings()).rows
 
 
 @task(pool=DUCKDB_POOL, outlets=[AssetAlias(PUBLISHED_PERIODS_ALIAS)])
-def record_loads(loaded: list[dict[str, Any]]) -> list[str]:
-    """Write the loaded manifests to the ledger and emit one Asset event per published billing period."""
-    from decimal import Decimal
-
+def release(plan: dict[str, Any]) -> list[str]:
+    """Make the release live in one transaction (staged versions, ledger, serving), then the warehouse;
+    one Asset event per published billing period."""
     from airflow.sdk import Asset
 
-    from billflow.control.ledger import LedgerEntry
-    from billflow.control.ledger import record_loads as write_ledger
-    from billflow.engines.factory import serving_database
-    from billflow.formats.manifest import Delivery
+    from billflow.orchestration import steps
     from billflow.orchestration.assets import published_period_uri
 
-    entries = [
-        LedgerEntry(Delivery.from_dict(item["delivery"]), int(item["raw_rows"]), Decimal(item["unblended_cost"]))
-        for item in loaded
-    ]
-    db = serving_database(_settings())
-    try:
-        write_ledger(db, entries)
-    finally:
-        db.close()
-    periods = sorted({entry.delivery.period_label for entry in entries})
-    outlet_events = get_current_context()["outlet_events"]
+    context = get_current_context()
+    periods = steps.release(_settings(), steps.Plan.from_dict(plan), context["run_id"], _holder())
     for period in periods:
-        outlet_events[AssetAlias(PUBLISHED_PERIODS_ALIAS)].add(
+        context["outlet_events"][AssetAlias(PUBLISHED_PERIODS_ALIAS)].add(
             Asset(published_period_uri(period), group="billflow"), extra={"billing_period": period}
         )
     return periods
 
 
 @task(pool=DUCKDB_POOL)
-def lock_final_invoices() -> list[str]:
-    """Freeze every final invoice of a finished month; locked invoices never change."""
-    from billflow.billing.close import lock_final_invoices as lock
-    from billflow.engines.factory import serving_database
+def export_focus() -> list[str]:
+    """Write the live FOCUS 1.2 mart as one Parquet file per billing period to BILLFLOW_EXPORT_URI."""
+    from billflow.orchestration import steps
 
-    context = get_current_context()
-    as_of = _as_of_date(context)
-    db = serving_database(_settings())
+    return steps.export_focus(_settings())
+
+
+@task(pool=DUCKDB_POOL, trigger_rule=TriggerRule.ALL_DONE)
+def finish_load(begun: str | None, plan: dict[str, Any] | None, released: list[str] | None) -> list[str]:
+    """Give the run lock back, remove what was not released, record the deliveries that were not loaded,
+    and fail while any of them needs a person (each named, with why) or the release did not happen."""
+    from billflow.orchestration import steps
+
+    settings = _settings()
+    sensed_dict = get_current_context()["ti"].xcom_pull(task_ids="sense_new_deliveries", key=SENSED_KEY)
+    sensed = steps.Sensed.from_dict(sensed_dict) if sensed_dict else None
     try:
-        locked = lock(db, as_of)
+        if begun is not None:
+            steps.remove_unreleased(settings)
+        lines = steps.report_deliveries(settings, sensed)
     finally:
-        db.close()
-    return [f"{item.invoice_number} {item.customer_id} {item.billing_period:%Y-%m}" for item in locked]
+        if begun is not None:
+            steps.end_run(settings, _holder())
+    for line in lines:
+        log.info(line)
+    if sensed is not None and sensed.needs_run and begun is None:
+        raise steps.RunNotStarted("the load did not start: begin_run failed (see its log)")
+    if plan is not None and released is None:
+        raise steps.ReleaseFailed(f"release {plan['release_id']} did not go live: a check failed (see the failed task)")
+    return lines
+
+
+@task(pool=DUCKDB_POOL)
+def begin_close() -> str:
+    """Take the run lock and rebuild the serving shadow from the live published marts."""
+    from billflow.orchestration import steps
+
+    holder = _holder()
+    settings = _settings()
+    steps.start_run(settings, holder)
+    steps.prepare_serving_rebuild(settings)
+    return holder.name
+
+
+@task(pool=DUCKDB_POOL)
+def lock_final_invoices() -> dict[str, Any]:
+    """Freeze every final invoice of a finished month from the tested serving models; locked invoices never
+    change. Invoices whose preconditions fail are not locked (finish_close names them)."""
+    from billflow.orchestration import steps
+
+    return steps.lock_invoices(_settings(), _as_of_date(get_current_context()), _holder()).to_dict()
+
+
+@task(pool=DUCKDB_POOL)
+def release_serving() -> str:
+    """Make the rebuilt, tested serving shadow live."""
+    from billflow.orchestration import steps
+
+    return steps.release_serving(_settings(), get_current_context()["run_id"], _holder())
+
+
+@task(pool=DUCKDB_POOL, trigger_rule=TriggerRule.ALL_DONE)
+def finish_close(begun: str | None, locked: dict[str, Any] | None, released: str | None) -> list[str]:
+    """Give the run lock back; fail when invoices due could not be locked (each named, with why)."""
+    from billflow.billing.close import CloseResult
+    from billflow.orchestration import steps
+
+    if begun is not None:
+        steps.end_run(_settings(), _holder())
+    if begun is None:
+        raise steps.RunNotStarted("the close did not start: begin_close failed (see its log)")
+    if locked is None or released is None:
+        raise steps.ReleaseFailed("the close did not finish: a check failed (see the failed task)")
+    lines = steps.report_close(CloseResult.from_dict(locked))
+    for line in lines:
+        log.info(line)
+    return lines
 
 
 def _as_of_date(context: Any) -> date:

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from billflow.engines.database import Database
+from billflow.serving.shadow import PUBLISHED_SHADOW_SCHEMA
 
 log = logging.getLogger(__name__)
 
 MARTS_SCHEMA = "marts"
-PUBLISHED_SCHEMA = "published"
 # each published mart and the money column whose total must survive the copy to the cent
 PUBLISHED_MARTS = {"daily_costs": "billed_cost", "invoice_lines": "amount", "invoices": "total_amount"}
 
@@ -25,29 +25,30 @@ class PublishResult:
     billing_periods: list[str]
 
 
-def publish_marts(warehouse: Database, serving: Database) -> PublishResult:
-    """Replace the published copy of every mart in one serving transaction, then check it to the cent.
+def publish_marts(warehouse: Database, serving: Database, schema: str = PUBLISHED_SHADOW_SCHEMA) -> PublishResult:
+    """Replace the copy of every mart in `schema` (the serving shadow: nothing is live until the release)
+    in one serving transaction, then check it to the cent.
 
     The marts are aggregates (customer x account x service x day at most), so a full copy stays small
     and a re-run gives the same published tables.
     """
     tables = {name: warehouse.fetch_arrow(f"select * from {MARTS_SCHEMA}.{name}") for name in PUBLISHED_MARTS}
-    serving.replace_tables(PUBLISHED_SCHEMA, tables)
+    serving.replace_tables(schema, tables)
     for name in tables:
-        _check_copy(name, warehouse, serving)
+        _check_copy(name, warehouse, serving, schema)
     periods = sorted({p.strftime("%Y-%m") for p in tables["invoices"].column("billing_period").to_pylist()})
     rows = {name: t.num_rows for name, t in tables.items()}
     log.info("published %s for billing periods %s", rows, ", ".join(periods))
     return PublishResult(rows, periods)
 
 
-def _check_copy(name: str, warehouse: Database, serving: Database) -> None:
+def _check_copy(name: str, warehouse: Database, serving: Database, schema: str) -> None:
     money = PUBLISHED_MARTS[name]
     sql = f"select count(*), coalesce(sum({money}), 0) from {{schema}}.{name}"
     source = tuple(warehouse.fetch_all(sql.format(schema=MARTS_SCHEMA))[0])
-    copied = tuple(serving.fetch_all(sql.format(schema=PUBLISHED_SCHEMA))[0])
+    copied = tuple(serving.fetch_all(sql.format(schema=schema))[0])
     if copied != source:
         raise PublishError(
-            f"published.{name} holds {copied[0]} rows / {money} {copied[1]}, "
+            f"{schema}.{name} holds {copied[0]} rows / {money} {copied[1]}, "
             f"the warehouse mart {source[0]} rows / {source[1]}"
         )

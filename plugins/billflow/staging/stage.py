@@ -19,13 +19,10 @@ from billflow.engines.sql import quote_literal
 from billflow.formats.csv_cur import athena_column_name
 from billflow.formats.manifest import Delivery
 from billflow.staging.columns import BLANK_IS_NULL, FORMAT_SOURCES, MONEY, RAW_COLUMNS, STAGED_TAG_SCHEMA
+from billflow.staging.versions import VersionRef, delete_version, new_version_id
 from billflow.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
-
-STAGED_TABLE = "cur_daily"
-STAGED_TAG_TABLE = "cur_daily_tags"
-CANDIDATES = "_candidates"
 
 
 class StagingError(RuntimeError):
@@ -51,14 +48,6 @@ def load_sql(name: str) -> str:
 
 def _fragment(name: str) -> str:
     return "\n".join(line for line in load_sql(name).splitlines() if not line.lstrip().startswith("--"))
-
-
-def partition_prefix(payer_account_id: str, period_label: str, table: str = STAGED_TABLE) -> str:
-    return f"{table}/payer={payer_account_id}/period={period_label}"
-
-
-def candidate_prefix(delivery: Delivery) -> str:
-    return f"{CANDIDATES}/{delivery.payer_account_id}-{delivery.period_label}-{delivery.manifest_id}"
 
 
 def tag_value_expression(tag_key: str, present: set[str], source_format: str) -> str:
@@ -136,7 +125,7 @@ def render_raw_totals_sql(raw_lines: str) -> str:
 
 @dataclass(frozen=True)
 class StageResult:
-    candidate_prefix: str
+    version: VersionRef
     staged_rows: int
     raw_rows: int
     seconds: float
@@ -149,10 +138,31 @@ def stage_delivery(
     staged: ObjectStore,
     engine: QueryEngine,
     tag_keys: tuple[str, ...] = (),
+    version_id: str | None = None,
 ) -> StageResult:
-    """Write the candidate partition, its cost by allocation tag and the raw totals beside them; the live
-    partitions are untouched."""
+    """Write a new version of the delivery's partition (not live: a release makes it so) with its cost by
+    allocation tag and the raw totals beside it. Live versions are never touched; a version that cannot
+    be written completely is deleted again."""
     started = time.perf_counter()
+    version = VersionRef(
+        delivery.payer_account_id, delivery.billing_period, version_id or new_version_id(delivery.manifest_id)
+    )
+    try:
+        return _write_version(delivery, landing, staged, engine, tag_keys, version, started)
+    except BaseException:
+        delete_version(staged, version)
+        raise
+
+
+def _write_version(
+    delivery: Delivery,
+    landing: ObjectStore,
+    staged: ObjectStore,
+    engine: QueryEngine,
+    tag_keys: tuple[str, ...],
+    version: VersionRef,
+    started: float,
+) -> StageResult:
     uris = [landing.uri(landing.key_from_uri(uri)) for uri in delivery.data_uris]
     relation = engine.raw_relation(uris)
     try:
@@ -160,37 +170,33 @@ def stage_delivery(
     except Exception as exc:
         raise StagingError(f"cannot read the data files of {delivery.manifest_key}: {exc}") from exc
     raw_lines = typed_projection(relation, present, delivery.source_format, tag_keys)
-    prefix = candidate_prefix(delivery)
-    staged.delete_prefix(prefix)
-    staged_rows = engine.copy_to_parquet(
-        render_stage_sql(raw_lines, delivery), staged.uri(f"{prefix}/data/part-0.parquet")
-    )
-    tags_uri = staged.uri(f"{prefix}/tags/part-0.parquet")
+    staged_rows = engine.copy_to_parquet(render_stage_sql(raw_lines, delivery), staged.uri(version.cost_key))
     if tag_keys:
-        tag_rows = engine.copy_to_parquet(render_tags_sql(raw_lines, delivery, tag_keys), tags_uri)
-    else:  # keep the staged tag table readable (dbt reads every partition) with no keys configured
+        tag_rows = engine.copy_to_parquet(render_tags_sql(raw_lines, delivery, tag_keys), staged.uri(version.tags_key))
+    else:  # keep the staged tag table readable (the warehouse reads every partition) with no keys configured
         tag_rows = 0
-        staged.write_bytes(f"{prefix}/tags/part-0.parquet", table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
+        staged.write_bytes(version.tags_key, table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
     raw_totals = engine.query_arrow(render_raw_totals_sql(raw_lines))
-    staged.write_bytes(f"{prefix}/raw_totals.parquet", table_to_parquet_bytes(raw_totals))
+    staged.write_bytes(version.raw_totals_key, table_to_parquet_bytes(raw_totals))
     raw_rows = sum(raw_totals.column("raw_row_count").to_pylist())
     seconds = time.perf_counter() - started
     log.info(
-        "staged %s %s (%s): %d raw lines -> %d daily rows in %.2f s",
+        "staged %s %s (%s) as version %s: %d raw lines -> %d daily rows in %.2f s",
         delivery.payer_account_id,
         delivery.period_label,
         delivery.manifest_id,
+        version.version_id,
         raw_rows,
         staged_rows,
         seconds,
     )
-    return StageResult(prefix, staged_rows, raw_rows, seconds, tag_rows)
+    return StageResult(version, staged_rows, raw_rows, seconds, tag_rows)
 
 
-def read_candidate(staged: ObjectStore, prefix: str) -> tuple[pa.Table, pa.Table]:
-    """The candidate rows and the raw totals written by stage_delivery."""
-    data = pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/data/part-0.parquet")))
-    totals = pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/raw_totals.parquet")))
+def read_candidate(staged: ObjectStore, version: VersionRef) -> tuple[pa.Table, pa.Table]:
+    """The staged rows of a version and the raw totals written beside them by stage_delivery."""
+    data = pq.read_table(io.BytesIO(staged.read_bytes(version.cost_key)))
+    totals = pq.read_table(io.BytesIO(staged.read_bytes(version.raw_totals_key)))
     return data, totals
 
 
@@ -199,19 +205,9 @@ def raw_unblended_total(raw_totals: pa.Table) -> Decimal:
     return sum(raw_totals.column("unblended_cost").to_pylist(), Decimal(0))
 
 
-def read_candidate_tags(staged: ObjectStore, prefix: str) -> pa.Table:
-    """The candidate's cost by allocation tag, written by stage_delivery."""
-    return pq.read_table(io.BytesIO(staged.read_bytes(f"{prefix}/tags/part-0.parquet")))
-
-
-def promote_candidate(staged: ObjectStore, delivery: Delivery, prefix: str) -> str:
-    """Replace the live partitions with the checked candidate, then drop the candidate."""
-    target = partition_prefix(delivery.payer_account_id, delivery.period_label)
-    tags_target = partition_prefix(delivery.payer_account_id, delivery.period_label, STAGED_TAG_TABLE)
-    staged.replace_prefix(f"{prefix}/tags", tags_target)
-    staged.replace_prefix(f"{prefix}/data", target)
-    staged.delete_prefix(prefix)
-    return target
+def read_candidate_tags(staged: ObjectStore, version: VersionRef) -> pa.Table:
+    """A version's cost by allocation tag, written by stage_delivery."""
+    return pq.read_table(io.BytesIO(staged.read_bytes(version.tags_key)))
 
 
 def table_to_parquet_bytes(table: pa.Table) -> bytes:
