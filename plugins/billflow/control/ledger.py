@@ -25,6 +25,14 @@ def loaded_manifests(db: Database) -> set[tuple[str, str, str]]:
     return {(payer, period.strftime("%Y-%m"), manifest_id) for payer, period, manifest_id in rows}
 
 
+def loaded_manifest_keys(db: Database) -> dict[tuple[str, object, str], str]:
+    """(payer, billing period, manifest id) -> the manifest key the load ledger recorded for it."""
+    rows = db.fetch_all(
+        f"select payer_account_id, billing_period, manifest_id, manifest_uri from {CONTROL_SCHEMA}.load_ledger"
+    )
+    return {(payer, period, manifest_id): uri for payer, period, manifest_id, uri in rows}
+
+
 def new_deliveries(db: Database, deliveries: Iterable[Delivery]) -> list[Delivery]:
     loaded = loaded_manifests(db)
     return [d for d in deliveries if (d.payer_account_id, d.period_label, d.manifest_id) not in loaded]

@@ -75,11 +75,14 @@ def start_run(settings: Settings, holder: Any) -> None:
     from billflow.control.release import LOAD, latest_release_id
     from billflow.control.runlock import acquire
     from billflow.control.schema import ensure_control_tables
+    from billflow.engines.factory import staged_store
+    from billflow.staging.migrate import adopt_unversioned_partitions
     from billflow.warehouse.build import complete_warehouse_release
 
     with _serving(settings) as db:
         ensure_control_tables(db)
         acquire(db, holder, timedelta(hours=settings.run_lock_lease_hours))
+        adopt_unversioned_partitions(staged_store(settings), db, _now())
         latest = latest_release_id(db, LOAD)
     state = complete_warehouse_release(settings, latest)
     if state == "stale":

@@ -85,7 +85,8 @@ def _load_staged_table(con, store: ObjectStore, table: str, keys: Sequence[str],
 
         con.register_filesystem(s3_filesystem(getattr(store, "aws_conn_id", "aws_default")))
     files = ", ".join(quote_literal(uri) for uri in uris)
-    con.execute(f"insert into {STAGED_SOURCE_SCHEMA}.{table} by name select * from read_parquet([{files}], hive_partitioning = false)")
+    source = f"read_parquet([{files}], hive_partitioning = false)"
+    con.execute(f"insert into {STAGED_SOURCE_SCHEMA}.{table} by name select * from {source}")
     ((rows,),) = con.execute(f"select count(*) from {STAGED_SOURCE_SCHEMA}.{table}").fetchall()
     return int(rows)
 
