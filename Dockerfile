@@ -42,9 +42,11 @@ RUN cd dbt_project \
     && rm -rf logs \
     && test -s target/manifest.json
 
-# Named volumes mounted on these folders take their owner from the image.
+# Named volumes mounted on these folders take their owner and mode from the image. auth/ holds the login
+# passwords file: airflow's only.
 RUN mkdir -p /opt/billflow/data /opt/airflow/logs /opt/airflow/auth \
-    && chown -R airflow:airflow /opt/billflow/data /opt/billflow/dbt_project /opt/airflow
+    && chown -R airflow:airflow /opt/billflow/data /opt/billflow/dbt_project /opt/airflow \
+    && chmod 0700 /opt/airflow/auth
 
 USER airflow
 CMD ["airflow", "version"]

@@ -29,7 +29,7 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install focus-venv dbt-parse airflow-init demo test lint bench airflow clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo test lint bench airflow compose-env clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
@@ -37,6 +37,7 @@ help:
 	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
 	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
+	@echo "make compose-env - write .env for docker compose: a random value for every secret (never overwrites)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -105,6 +106,10 @@ bench: $(STAMP) $(MANIFEST)
 
 airflow: airflow-init
 	$(BIN)/airflow standalone
+
+# standard library only: no virtualenv needed to start the compose stack
+compose-env:
+	python3 deploy/compose/generate_env.py --output $(ROOT)/.env
 
 clean:
 	rm -rf $(BILLFLOW_HOME) dbt_project/target dbt_project/logs

@@ -18,15 +18,5 @@ for conn_id in "${BILLFLOW_AWS_CONN_ID:-aws_default}" "${BILLFLOW_SERVING_CONN_I
 done
 
 # The simple auth manager reads the admin password from this file (it generates one when missing).
-passwords_file="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?}"
-mkdir -p "$(dirname "$passwords_file")"
-python - "$passwords_file" <<'PY'
-import json
-import os
-import sys
-
-user = os.environ.get("AIRFLOW_ADMIN_USER", "admin")
-with open(sys.argv[1], "w") as f:
-    json.dump({user: os.environ["AIRFLOW_ADMIN_PASSWORD"]}, f)
-PY
-echo "airflow login: ${AIRFLOW_ADMIN_USER:-admin} (password: AIRFLOW_ADMIN_PASSWORD)"
+bash "$(dirname "$0")/write-passwords-file.sh" "${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:?}"
+echo "airflow login: ${AIRFLOW_ADMIN_USER:-admin} (password: AIRFLOW_ADMIN_PASSWORD in .env)"
