@@ -20,16 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
+import duckdb
 import pytest
+from billflow.config import load_settings
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.discovery import discover_deliveries
-from billflow.staging.stage import promote_candidate, stage_delivery
+from billflow.staging.stage import stage_delivery
+from billflow.staging.versions import delete_version
 from billflow.storage.base import open_store
+from billflow.warehouse.build import prepare_warehouse_build
 from botocore.exceptions import ClientError
 
 from tests.integration.conftest import free_port
 from tests.integration.test_compose_file import BILLFLOW_SETTINGS
-from tests.integration.test_s3_landing import DATA_KEY, LIVE_KEY, LIVE_TAGS_KEY, MANIFEST_KEY, land_legacy_delivery
+from tests.integration.test_s3_landing import DATA_KEY, MANIFEST_KEY, land_legacy_delivery
 from tests.rawcur import EXPECTED_TOTALS, raw_table
 from tests.unit.test_staging import totals_by_type
 
@@ -299,18 +303,25 @@ def access_denied(call) -> bool:
     return False
 
 
-def test_billflow_stages_and_promotes_a_delivery_as_its_own_user(stack):
+def test_billflow_stages_builds_from_and_deletes_a_version_as_its_own_user(stack, tmp_path, monkeypatch):
     landing, staged = open_store(f"s3://{LANDING}"), open_store(f"s3://{STAGED}")
 
     [delivery] = discover_deliveries(landing).deliveries
     engine = DuckDBEngine(threads=1)
     result = stage_delivery(delivery, landing, staged, engine, tag_keys=("team",))
-    promote_candidate(staged, delivery, result.candidate_prefix)
+    version = result.version
+    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+    build = prepare_warehouse_build(load_settings(), staged, [version], "r1")
 
-    assert (result.raw_rows, result.staged_rows) == (12, 11)
-    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
-    live = engine.query_arrow(f"select * from {engine.raw_relation([staged.uri(LIVE_KEY)])}")
-    assert totals_by_type(live, "line_item_count") == EXPECTED_TOTALS
+    assert (result.raw_rows, result.staged_rows, build.cost_rows) == (12, 11, 11)
+    assert staged.list_keys() == sorted([version.cost_key, version.tags_key, version.raw_totals_key])
+    warehouse = duckdb.connect(str(tmp_path / "candidate" / "warehouse.duckdb"), read_only=True)
+    assert totals_by_type(warehouse.sql("select * from staged.cur_daily").to_arrow_table(), "line_item_count") == (
+        EXPECTED_TOTALS
+    )
+    warehouse.close()
+    delete_version(staged, version)
+    assert staged.list_keys() == []
     assert landing.list_keys() == sorted([DATA_KEY, MANIFEST_KEY])
     engine.close()
 

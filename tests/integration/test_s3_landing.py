@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.discovery import discover_deliveries
-from billflow.staging.stage import promote_candidate, read_candidate, stage_delivery
+from billflow.staging.stage import read_candidate, stage_delivery
 from billflow.storage import s3 as s3_module
 from billflow.storage.base import open_store
 from billflow.storage.local import LocalStore
@@ -34,8 +34,6 @@ REGION = "eu-west-1"
 REPORT = "billflow-cur"
 DATA_KEY = f"{PAYER}/{REPORT}/{REPORT}/year=2026/month=9/{REPORT}-00001.snappy.parquet"
 MANIFEST_KEY = f"{PAYER}/{REPORT}/20260901-20261001/{REPORT}-Manifest.json"
-LIVE_KEY = f"cur_daily/payer={PAYER}/period=2026-09/part-0.parquet"
-LIVE_TAGS_KEY = f"cur_daily_tags/payer={PAYER}/period=2026-09/part-0.parquet"
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +108,16 @@ def land_legacy_delivery(client, assembly_id: str, table: pa.Table) -> None:
     client.put_object(Bucket=LANDING, Key=MANIFEST_KEY, Body=json.dumps(manifest).encode())
 
 
-def live_partition(engine: DuckDBEngine, staged: S3Store) -> pa.Table:
-    """The promoted partition, read back by DuckDB from s3:// as dbt's warehouse target reads it."""
-    return engine.query_arrow(f"select * from {engine.raw_relation([staged.uri(LIVE_KEY)])}")
+def staged_version(engine: DuckDBEngine, staged: S3Store, version) -> pa.Table:
+    """A staged version, read back by DuckDB from s3:// as the candidate warehouse loads it."""
+    return engine.query_arrow(f"select * from {engine.raw_relation([staged.uri(version.cost_key)])}")
 
 
-def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
+def version_keys(version) -> list[str]:
+    return sorted([version.cost_key, version.tags_key, version.raw_totals_key])
+
+
+def test_a_legacy_delivery_on_s3_is_discovered_and_staged_into_a_version(s3):
     land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
     landing = open_store(f"s3://{LANDING}")
     staged = open_store(f"s3://{STAGED}")
@@ -137,36 +139,29 @@ def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
     result = stage_delivery(delivery, landing, staged, engine, tag_keys=("team",))
 
     assert (result.raw_rows, result.staged_rows, result.tag_rows) == (12, 11, 11)
-    prefix = f"_candidates/{PAYER}-2026-09-assembly-1"
-    assert result.candidate_prefix == prefix
-    assert staged.list_keys() == [
-        f"{prefix}/data/part-0.parquet",
-        f"{prefix}/raw_totals.parquet",
-        f"{prefix}/tags/part-0.parquet",
-    ]
-    candidate, raw_totals = read_candidate(staged, prefix)
+    version = result.version
+    assert version.prefix == f"versions/payer={PAYER}/period=2026-09/{version.version_id}"
+    assert version.version_id.endswith("Z-assembly-1")
+    assert staged.list_keys() == version_keys(version)
+    candidate, raw_totals = read_candidate(staged, version)
     assert totals_by_type(candidate, "line_item_count") == EXPECTED_TOTALS
     assert totals_by_type(raw_totals, "raw_row_count") == EXPECTED_TOTALS
     assert str(candidate.schema.field("amortized_cost").type) == "decimal128(38, 10)"
-
-    assert promote_candidate(staged, delivery, prefix) == f"cur_daily/payer={PAYER}/period=2026-09"
-
-    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
-    live = live_partition(engine, staged)
-    assert totals_by_type(live, "line_item_count") == EXPECTED_TOTALS
-    assert set(live.column("manifest_id").to_pylist()) == {"assembly-1"}
+    read_back = staged_version(engine, staged, version)
+    assert totals_by_type(read_back, "line_item_count") == EXPECTED_TOTALS
+    assert set(read_back.column("manifest_id").to_pylist()) == {"assembly-1"}
     assert landing.list_keys() == sorted([DATA_KEY, MANIFEST_KEY])  # the landing zone is only read
     engine.close()
 
 
-def test_a_redelivery_that_overwrites_the_data_file_replaces_the_partition(s3):
+def test_a_redelivery_that_overwrites_the_data_file_is_staged_from_the_new_bytes(s3):
     """AWS rewrites a legacy report's data files under the same keys: the second staging (a new engine in the
     same process, as dag.test and a reused worker run it) must read the new bytes, not a cached listing."""
     landing, staged = S3Store(f"s3://{LANDING}"), S3Store(f"s3://{STAGED}")
     land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
     [first] = discover_deliveries(landing).deliveries
     engine = DuckDBEngine(threads=1)
-    promote_candidate(staged, first, stage_delivery(first, landing, staged, engine).candidate_prefix)
+    first_version = stage_delivery(first, landing, staged, engine).version
     engine.close()
 
     restated = raw_table("legacy")
@@ -175,14 +170,13 @@ def test_a_redelivery_that_overwrites_the_data_file_replaces_the_partition(s3):
     [second] = discover_deliveries(landing).deliveries
     engine = DuckDBEngine(threads=1)
     result = stage_delivery(second, landing, staged, engine)
-    promote_candidate(staged, second, result.candidate_prefix)
 
     assert second.manifest_id == "assembly-2"
     assert (result.raw_rows, result.staged_rows) == (11, 10)
-    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
-    live = live_partition(engine, staged)
-    assert set(live.column("manifest_id").to_pylist()) == {"assembly-2"}
-    assert totals_by_type(live, "line_item_count") == {k: v for k, v in EXPECTED_TOTALS.items() if k != "Credit"}
+    assert staged.list_keys() == sorted(version_keys(first_version) + version_keys(result.version))
+    read_back = staged_version(engine, staged, result.version)
+    assert set(read_back.column("manifest_id").to_pylist()) == {"assembly-2"}
+    assert totals_by_type(read_back, "line_item_count") == {k: v for k, v in EXPECTED_TOTALS.items() if k != "Credit"}
     engine.close()
 
 
@@ -192,12 +186,12 @@ def test_a_staged_root_with_a_prefix_keeps_its_keys_relative(s3):
     [delivery] = discover_deliveries(landing).deliveries
     engine = DuckDBEngine(threads=1)
 
-    promote_candidate(staged, delivery, stage_delivery(delivery, landing, staged, engine).candidate_prefix)
+    version = stage_delivery(delivery, landing, staged, engine).version
 
-    assert staged.list_keys() == [LIVE_KEY, LIVE_TAGS_KEY]
+    assert staged.list_keys() == version_keys(version)
     listed = s3.list_objects_v2(Bucket=STAGED)["Contents"]
-    assert [obj["Key"] for obj in listed] == [f"billflow/staged/{LIVE_KEY}", f"billflow/staged/{LIVE_TAGS_KEY}"]
-    assert totals_by_type(live_partition(engine, staged), "line_item_count") == EXPECTED_TOTALS
+    assert [obj["Key"] for obj in listed] == [f"billflow/staged/{key}" for key in version_keys(version)]
+    assert totals_by_type(staged_version(engine, staged, version), "line_item_count") == EXPECTED_TOTALS
     engine.close()
 
 

@@ -80,10 +80,6 @@ def _load_staged_table(con, store: ObjectStore, table: str, keys: Sequence[str],
     if not keys:
         return 0
     uris = [store.uri(key) for key in keys]
-    if any(uri.startswith("s3://") for uri in uris):
-        from billflow.engines.duckdb_engine import s3_filesystem
-
-        con.register_filesystem(s3_filesystem(getattr(store, "aws_conn_id", "aws_default")))
     files = ", ".join(quote_literal(uri) for uri in uris)
     source = f"read_parquet([{files}], hive_partitioning = false)"
     con.execute(f"insert into {STAGED_SOURCE_SCHEMA}.{table} by name select * from {source}")
@@ -105,6 +101,10 @@ def prepare_warehouse_build(
     try:
         con.execute(f"create schema {STAGED_SOURCE_SCHEMA}")
         con.execute(f"create schema {META_SCHEMA}")
+        if store.root_uri.startswith("s3://"):
+            from billflow.engines.duckdb_engine import s3_filesystem
+
+            con.register_filesystem(s3_filesystem(getattr(store, "aws_conn_id", "aws_default")))
         cost_rows = _load_staged_table(con, store, COST_TABLE, [v.cost_key for v in chosen], STAGED_SCHEMA)
         tag_rows = _load_staged_table(con, store, TAG_TABLE, [v.tags_key for v in chosen], STAGED_TAG_SCHEMA)
         con.execute(f"create table {META_SCHEMA}.build (build_id varchar not null)")
