@@ -63,7 +63,9 @@ def test_a_broken_manifest_is_rejected_without_hiding_the_others(tmp_path):
 def test_two_reports_for_one_payer_and_period_are_not_both_loaded(tmp_path):
     land_legacy(tmp_path)
     other_key = "111111111111/second-cur/20260901-20261001/second-cur-Manifest.json"
-    land(tmp_path, other_key, legacy_body(reportName="second-cur"))
+    other_data = "111111111111/second-cur/second-cur/year=2026/month=9/second-cur-00001.snappy.parquet"
+    land(tmp_path, other_key, legacy_body(reportName="second-cur", reportKeys=[other_data]))
+    land(tmp_path, other_data)
 
     found = discover_deliveries(LocalStore(tmp_path))
 
