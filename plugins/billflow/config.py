@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from billflow.formats.identifiers import report_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -47,6 +49,15 @@ class Settings:
     export_uri: str = ""
     # the dbt project; its rules/ folder is the partner's rule set (billflow.rules.project_with_rules)
     dbt_project_dir: Path = DBT_PROJECT_DIR
+    # the legacy reports / CUR 2.0 exports to load (None: all); manifests of other reports are ignored
+    report_names: frozenset[str] | None = None
+
+
+def parse_report_names(value: str) -> frozenset[str] | None:
+    """BILLFLOW_REPORT_NAMES: comma-separated report or export names; empty means every report.
+    A name that breaks the report name rule raises IdentifierError (a ValueError)."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return frozenset(report_name(name, "BILLFLOW_REPORT_NAMES entry") for name in names) or None
 
 
 def load_settings() -> Settings:
@@ -63,4 +74,5 @@ def load_settings() -> Settings:
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
         export_uri=_env("BILLFLOW_EXPORT_URI", str(home / "exports")),
         dbt_project_dir=Path(_env("BILLFLOW_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))),
+        report_names=parse_report_names(os.environ.get("BILLFLOW_REPORT_NAMES", "")),
     )

@@ -6,6 +6,7 @@ embedded mode, and tests that need whole loads quickly. It composes the same fun
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from billflow.config import Settings
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 StepRunner = Callable[[str, Callable[[], Any]], Any]
@@ -76,8 +79,10 @@ def run_daily_load(settings: Settings, *, force_reload: bool = False, step: Step
     serving = serving_database(settings)
     try:
         ensure_control_tables(serving)
-        found = step("discover", lambda: discover_deliveries(landing).deliveries)
-        todo = found if force_reload else new_deliveries(serving, found)
+        found = step("discover", lambda: discover_deliveries(landing, report_names=settings.report_names))
+        for rejection in found.rejected:
+            log.warning("rejected: %s", rejection.reason)
+        todo = found.deliveries if force_reload else new_deliveries(serving, found.deliveries)
     finally:
         serving.close()
     report, entries, tag_keys = LoadReport(), [], allocation_tag_keys()

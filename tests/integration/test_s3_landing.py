@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from billflow.engines.duckdb_engine import DuckDBEngine
-from billflow.formats.discovery import discover_deliveries
+from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
 from billflow.formats.identifiers import IdentifierError
 from billflow.staging.stage import promote_candidate, read_candidate, stage_delivery
 from billflow.storage import s3 as s3_module
@@ -124,7 +124,7 @@ def test_a_legacy_delivery_on_s3_is_discovered_staged_and_promoted(s3):
 
     found = discover_deliveries(landing)
 
-    assert (found.incomplete, found.rejected) == ([], [])
+    assert (found.waiting, found.rejected) == ([], [])
     [delivery] = found.deliveries
     assert (delivery.payer_account_id, delivery.billing_period, delivery.manifest_id, delivery.source_format) == (
         PAYER,
@@ -437,3 +437,73 @@ def test_s3_store_refuses_a_root_with_a_bad_bucket_or_prefix():
     assert (
         str(bad_prefix.value) == "prefix of the store root 'cur/../other' is not a valid folder: it has a '..' segment"
     )
+
+
+# --- discovery on S3: one listing, modification times, rejections with their reason ----------------------
+
+
+def put_legacy_manifest(client, body_overrides=None) -> None:
+    manifest = {
+        "assemblyId": "assembly-1",
+        "account": PAYER,
+        "reportName": REPORT,
+        "bucket": LANDING,
+        "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"},
+        "reportKeys": [DATA_KEY],
+    } | (body_overrides or {})
+    client.put_object(Bucket=LANDING, Key=MANIFEST_KEY, Body=json.dumps(manifest).encode())
+
+
+def test_a_manifest_whose_data_file_is_missing_waits_with_its_s3_modification_time(s3):
+    put_legacy_manifest(s3)
+    landing = S3Store(f"s3://{LANDING}")
+    requests = []
+    landing.client.meta.events.register("before-call.s3", lambda model, **_: requests.append(model.name))
+
+    found = discover_deliveries(landing)
+
+    modified = s3.head_object(Bucket=LANDING, Key=MANIFEST_KEY)["LastModified"]
+    assert (found.deliveries, found.rejected) == ([], [])
+    assert found.waiting == [
+        Waiting(MANIFEST_KEY, (DATA_KEY,), 1, modified.astimezone(UTC), PAYER, date(2026, 9, 1), "assembly-1")
+    ]
+    assert found.waiting[0].manifest_modified_at.tzinfo is UTC
+    assert requests == ["ListObjectsV2", "GetObject"]  # one listing, no request per data file
+
+
+def test_a_manifest_listing_data_files_of_another_bucket_is_rejected_with_the_reason(s3):
+    put_legacy_manifest(s3, {"bucket": "other-bucket"})
+
+    found = discover_deliveries(S3Store(f"s3://{LANDING}"))
+
+    assert (found.deliveries, found.waiting) == ([], [])
+    assert found.rejected == [
+        Rejection(
+            MANIFEST_KEY,
+            f"{MANIFEST_KEY}: s3://other-bucket/{DATA_KEY} is outside the landing zone s3://{LANDING}",
+            PAYER,
+            date(2026, 9, 1),
+            "assembly-1",
+        )
+    ]
+
+
+def test_an_s3_manifest_key_with_an_empty_segment_is_rejected_unread_and_the_good_delivery_loads(s3):
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    bad_key = f"x//{REPORT}/20260901-20261001/{REPORT}-Manifest.json"  # S3 keeps '//'; a file system would not
+    s3.put_object(Bucket=LANDING, Key=bad_key, Body=b"{}")
+    landing = S3Store(f"s3://{LANDING}")
+    requests = []
+    landing.client.meta.events.register("before-call.s3", lambda model, **_: requests.append(model.name))
+
+    found = discover_deliveries(landing)
+
+    assert [d.manifest_key for d in found.deliveries] == [MANIFEST_KEY]
+    assert found.rejected == [
+        Rejection(
+            bad_key,
+            f"{bad_key}: manifest key {bad_key!r} is not a valid object key: it has an empty segment "
+            "('//' or a trailing '/')",
+        )
+    ]
+    assert requests == ["ListObjectsV2", "GetObject"]  # the good manifest only

@@ -57,18 +57,18 @@ def sense_new_deliveries() -> PokeReturnValue:
 
     settings = _settings()
     force_reload = bool(get_current_context()["params"].get("force_reload", False))
-    found = discover_deliveries(landing_store(settings))
-    for reason in found.rejected:
-        log.warning("rejected: %s", reason)
+    found = discover_deliveries(landing_store(settings), report_names=settings.report_names)
+    for rejection in found.rejected:
+        log.warning("rejected: %s", rejection.reason)
     db = serving_database(settings)
     try:
         todo = found.deliveries if force_reload else new_deliveries(db, found.deliveries)
     finally:
         db.close()
     log.info(
-        "%d complete deliveries, %d incomplete, %d rejected, %d to load",
+        "%d complete deliveries, %d waiting for data files, %d rejected, %d to load",
         len(found.deliveries),
-        len(found.incomplete),
+        len(found.waiting),
         len(found.rejected),
         len(todo),
     )
