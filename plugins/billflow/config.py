@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from billflow.formats.identifiers import report_name
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -47,7 +49,7 @@ class Settings:
     export_uri: str = ""
     # the dbt project; its rules/ folder is the partner's rule set (billflow.rules.project_with_rules)
     dbt_project_dir: Path = DBT_PROJECT_DIR
-    # report names to load (BILLFLOW_REPORT_NAMES); None: every report in the landing zone
+    # the legacy reports / CUR 2.0 exports to load (None: all); manifests of other reports are ignored
     report_names: frozenset[str] | None = None
     # where the warehouse of a load is built and tested before it replaces warehouse_path (same file name:
     # DuckDB names the database after it, and dbt's views name the database)
@@ -75,6 +77,13 @@ def _number(name: str, default: float, minimum: float) -> float:
     return value
 
 
+def parse_report_names(value: str) -> frozenset[str] | None:
+    """BILLFLOW_REPORT_NAMES: comma-separated report or export names; empty means every report.
+    A name that breaks the report name rule raises IdentifierError (a ValueError)."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return frozenset(report_name(name, "BILLFLOW_REPORT_NAMES entry") for name in names) or None
+
+
 def load_settings() -> Settings:
     home = Path(_env("BILLFLOW_HOME", str(Path.home() / ".billflow"))).expanduser()
     build_path = _env("BILLFLOW_WAREHOUSE_BUILD_PATH", "")
@@ -97,4 +106,5 @@ def load_settings() -> Settings:
         retained_versions=int(retained),
         incomplete_grace_hours=_number("BILLFLOW_INCOMPLETE_GRACE_HOURS", 6.0, 0),
         run_lock_lease_hours=_number("BILLFLOW_RUN_LOCK_LEASE_HOURS", 12.0, 0.1),
+        report_names=parse_report_names(os.environ.get("BILLFLOW_REPORT_NAMES", "")),
     )

@@ -173,8 +173,9 @@ def test_replaced_versions_are_kept_up_to_the_retention_and_those_an_invoice_loc
         commit_release(serving, release_of(f"r2026100{day}T060000000000Z", ref), now=T0)
         if day == 2:  # an invoice locked while version 2 was live
             serving.execute(
-                "insert into billing_control.invoice_locks (customer_id, billing_period, invoice_number, currency_code, "
-                "total_amount, locked_at, release_id) values ('acme', ?, 'BF-202609-0001', 'USD', 10.00, ?, ?)",
+                "insert into billing_control.invoice_locks (customer_id, billing_period, invoice_number, "
+                "currency_code, total_amount, locked_at, release_id) "
+                "values ('acme', ?, 'BF-202609-0001', 'USD', 10.00, ?, ?)",
                 (SEPT, T0, "r20261002T070000000000Z"),
             )
 

@@ -10,14 +10,15 @@ import io
 import json
 import logging
 import urllib.request
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from billflow.engines.duckdb_engine import DuckDBEngine
-from billflow.formats.discovery import discover_deliveries
+from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
+from billflow.formats.identifiers import IdentifierError
 from billflow.staging.stage import read_candidate, stage_delivery
 from billflow.storage import s3 as s3_module
 from billflow.storage.base import open_store
@@ -125,7 +126,7 @@ def test_a_legacy_delivery_on_s3_is_discovered_and_staged_into_a_version(s3):
 
     found = discover_deliveries(landing)
 
-    assert (found.incomplete, found.rejected) == ([], [])
+    assert (found.waiting, found.rejected) == ([], [])
     [delivery] = found.deliveries
     assert (delivery.payer_account_id, delivery.billing_period, delivery.manifest_id, delivery.source_format) == (
         PAYER,
@@ -286,7 +287,7 @@ def test_s3_store_keys_and_uris(s3):
     assert store.root_uri == f"s3://{LANDING}/cur"
     assert store.uri("111111111111/r/m.json") == f"s3://{LANDING}/cur/111111111111/r/m.json"
     assert store.key_from_uri(f"s3://{LANDING}/cur/111111111111/r/m.json") == "111111111111/r/m.json"
-    assert store.key_from_uri("/111111111111/r/m.json") == "111111111111/r/m.json"
+    assert store.key_from_uri("111111111111/r/m.json") == "111111111111/r/m.json"
     with pytest.raises(ValueError, match="outside the landing zone"):
         store.key_from_uri("s3://other-bucket/cur/111111111111/r/m.json")
     with pytest.raises(ValueError, match="outside the landing zone"):
@@ -322,3 +323,181 @@ def test_a_delete_that_s3_refuses_raises():
 
     with pytest.raises(OSError, match=r"could not delete 1 objects .* x/2: AccessDenied"):
         S3Store("s3://bucket", client=RefusingClient()).delete_prefix("x")
+
+
+# --- both adapters refuse keys that could leave their folder, in every method ------------------------
+
+BAD_STORE_KEYS = [
+    ("/abs/key", "it is absolute (starts with '/')"),
+    ("..", "it has a '..' segment"),
+    ("live/../cand", "it has a '..' segment"),
+    ("../outside", "it has a '..' segment"),
+    ("./live", "it has a '.' segment"),
+    ("live//p=1", "it has an empty segment ('//' or a trailing '/')"),
+    ("live\\p=1", "it has a backslash"),
+    ("live/p=1\x00", "it has a control character"),
+]
+KEY_METHODS = {
+    "read_bytes": lambda store, key: store.read_bytes(key),
+    "write_bytes": lambda store, key: store.write_bytes(key, b"x"),
+    "exists": lambda store, key: store.exists(key),
+    "uri": lambda store, key: store.uri(key),
+}
+PREFIX_METHODS = {
+    "list_keys": lambda store, prefix: store.list_keys(prefix),
+    "list_objects": lambda store, prefix: store.list_objects(prefix),
+    "delete_prefix": lambda store, prefix: store.delete_prefix(prefix),
+    "replace_prefix from": lambda store, prefix: store.replace_prefix(prefix, "live/p=1"),
+    "replace_prefix to": lambda store, prefix: store.replace_prefix("cand/data", prefix),
+}
+STORED = ["cand/data/part-0.parquet", "live/p=1/part-0.parquet"]
+
+
+@pytest.mark.parametrize(("key", "problem"), BAD_STORE_KEYS)
+def test_every_store_method_refuses_a_key_that_could_leave_its_folder_and_changes_nothing(store, key, problem):
+    fill(store, STORED)
+    refusals = {}
+    for name, call in (KEY_METHODS | PREFIX_METHODS).items():
+        with pytest.raises(IdentifierError) as caught:
+            call(store, key)
+        refusals[name] = str(caught.value)
+
+    assert refusals == {name: f"object key {key!r} is not a valid object key: {problem}" for name in KEY_METHODS} | {
+        name: f"prefix {key!r} is not a valid folder: {problem}" for name in PREFIX_METHODS
+    }
+    assert store.list_keys() == STORED
+    assert [store.read_bytes(k) for k in STORED] == [k.encode() for k in STORED]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "message"),
+    [
+        ("", "prefix '' names the whole store: give a folder"),
+        ("/", "prefix '/' names the whole store: give a folder"),
+        ("//", "prefix '//' is not a valid folder: it is absolute (starts with '/')"),
+    ],
+)
+def test_delete_prefix_refuses_to_empty_the_whole_store(store, prefix, message):
+    fill(store, STORED)
+
+    with pytest.raises(IdentifierError) as caught:
+        store.delete_prefix(prefix)
+
+    assert str(caught.value) == message
+    assert store.list_keys() == STORED
+
+
+def test_key_from_uri_refuses_a_uri_whose_key_breaks_the_rules(store):
+    refusals = {}
+    for uri in (f"s3://{STAGED}/root/a/../b", f"s3://{STAGED}/root//b", "a/./b", "a\\b"):
+        with pytest.raises(IdentifierError) as caught:
+            store.key_from_uri(uri)
+        refusals[uri] = str(caught.value)
+
+    assert refusals == {
+        f"s3://{STAGED}/root/a/../b": "key of S3 URI 'root/a/../b' is not a valid object key: it has a '..' segment",
+        f"s3://{STAGED}/root//b": (
+            "key of S3 URI 'root//b' is not a valid object key: it has an empty segment ('//' or a trailing '/')"
+        ),
+        "a/./b": "object key 'a/./b' is not a valid object key: it has a '.' segment",
+        "a\\b": "object key 'a\\\\b' is not a valid object key: it has a backslash",
+    }
+
+
+def test_list_objects_gives_each_objects_key_size_and_utc_modification_time(store):
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    store.write_bytes("a/1.json", b"12345")
+    store.write_bytes("b/2.parquet", b"")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+
+    infos = store.list_objects()
+
+    assert [(info.key, info.size) for info in infos] == [("a/1.json", 5), ("b/2.parquet", 0)]
+    assert [info.last_modified.utcoffset() for info in infos] == [timedelta(0), timedelta(0)]
+    assert all(before <= info.last_modified <= after for info in infos)
+    assert [info.key for info in store.list_objects("a/")] == ["a/1.json"]
+
+
+def test_s3_store_refuses_a_root_with_a_bad_bucket_or_prefix():
+    with pytest.raises(IdentifierError) as bad_bucket:
+        S3Store("s3://Billflow_Landing/cur")
+    with pytest.raises(IdentifierError) as bad_prefix:
+        S3Store(f"s3://{LANDING}/cur/../other")
+
+    assert str(bad_bucket.value) == (
+        "bucket of the store root 'Billflow_Landing' is not a valid S3 bucket name: it must be 3 to 63 lowercase "
+        "letters, digits, '.' or '-', starting and ending with a letter or digit"
+    )
+    assert (
+        str(bad_prefix.value) == "prefix of the store root 'cur/../other' is not a valid folder: it has a '..' segment"
+    )
+
+
+# --- discovery on S3: one listing, modification times, rejections with their reason ----------------------
+
+
+def put_legacy_manifest(client, body_overrides=None) -> None:
+    manifest = {
+        "assemblyId": "assembly-1",
+        "account": PAYER,
+        "reportName": REPORT,
+        "bucket": LANDING,
+        "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"},
+        "reportKeys": [DATA_KEY],
+    } | (body_overrides or {})
+    client.put_object(Bucket=LANDING, Key=MANIFEST_KEY, Body=json.dumps(manifest).encode())
+
+
+def test_a_manifest_whose_data_file_is_missing_waits_with_its_s3_modification_time(s3):
+    put_legacy_manifest(s3)
+    landing = S3Store(f"s3://{LANDING}")
+    requests = []
+    landing.client.meta.events.register("before-call.s3", lambda model, **_: requests.append(model.name))
+
+    found = discover_deliveries(landing)
+
+    modified = s3.head_object(Bucket=LANDING, Key=MANIFEST_KEY)["LastModified"]
+    assert (found.deliveries, found.rejected) == ([], [])
+    assert found.waiting == [
+        Waiting(MANIFEST_KEY, (DATA_KEY,), 1, modified.astimezone(UTC), PAYER, date(2026, 9, 1), "assembly-1")
+    ]
+    assert found.waiting[0].manifest_modified_at.tzinfo is UTC
+    assert requests == ["ListObjectsV2", "GetObject"]  # one listing, no request per data file
+
+
+def test_a_manifest_listing_data_files_of_another_bucket_is_rejected_with_the_reason(s3):
+    put_legacy_manifest(s3, {"bucket": "other-bucket"})
+
+    found = discover_deliveries(S3Store(f"s3://{LANDING}"))
+
+    assert (found.deliveries, found.waiting) == ([], [])
+    assert found.rejected == [
+        Rejection(
+            MANIFEST_KEY,
+            f"{MANIFEST_KEY}: s3://other-bucket/{DATA_KEY} is outside the landing zone s3://{LANDING}",
+            PAYER,
+            date(2026, 9, 1),
+            "assembly-1",
+        )
+    ]
+
+
+def test_an_s3_manifest_key_with_an_empty_segment_is_rejected_unread_and_the_good_delivery_loads(s3):
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    bad_key = f"x//{REPORT}/20260901-20261001/{REPORT}-Manifest.json"  # S3 keeps '//'; a file system would not
+    s3.put_object(Bucket=LANDING, Key=bad_key, Body=b"{}")
+    landing = S3Store(f"s3://{LANDING}")
+    requests = []
+    landing.client.meta.events.register("before-call.s3", lambda model, **_: requests.append(model.name))
+
+    found = discover_deliveries(landing)
+
+    assert [d.manifest_key for d in found.deliveries] == [MANIFEST_KEY]
+    assert found.rejected == [
+        Rejection(
+            bad_key,
+            f"{bad_key}: manifest key {bad_key!r} is not a valid object key: it has an empty segment "
+            "('//' or a trailing '/')",
+        )
+    ]
+    assert requests == ["ListObjectsV2", "GetObject"]  # the good manifest only

@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int  # bytes
+    last_modified: datetime  # UTC, timezone-aware
+
+
 class ObjectStore(Protocol):
-    """Keys are '/'-separated and relative to the store's root (a folder or an s3://bucket/prefix)."""
+    """Keys are '/'-separated and relative to the store's root (a folder or an s3://bucket/prefix).
+
+    Every method refuses keys and prefixes that break billflow.formats.identifiers.object_key (absolute,
+    '..', '.' or empty segments, backslashes, control characters) with an IdentifierError (a ValueError).
+    A prefix is a folder: 'a/b' is the key 'a/b' itself or the keys under 'a/b/', never 'a/bc'.
+    """
 
     root_uri: str
 
-    def list_keys(self, prefix: str = "") -> list[str]: ...
+    def list_keys(self, prefix: str = "") -> list[str]:
+        """The keys under prefix (the whole store when it is ''), sorted."""
+        ...
+
+    def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        """The objects under prefix (the whole store when it is ''), sorted by key; one listing on S3."""
+        ...
 
     def read_bytes(self, key: str) -> bytes: ...
 
@@ -18,7 +38,9 @@ class ObjectStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
-    def delete_prefix(self, prefix: str) -> None: ...
+    def delete_prefix(self, prefix: str) -> None:
+        """Delete the folder; the empty prefix (the whole store) is refused."""
+        ...
 
     def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
         """Make target_prefix hold exactly what source_prefix holds, then drop source_prefix."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
-from billflow.storage.base import split_s3_uri
+from billflow.formats.identifiers import IdentifierError, object_key, object_prefix, s3_uri
+from billflow.storage.base import ObjectInfo
 
 
 class LocalStore:
@@ -15,23 +17,43 @@ class LocalStore:
         self.root = Path(root).expanduser().resolve()
         self.root_uri = str(self.root)
 
+    def _inside(self, path: Path, key: str) -> Path:
+        # a checked key can still resolve elsewhere through a symbolic link
+        resolved = path.resolve()
+        if self.root not in resolved.parents:
+            raise IdentifierError(f"key {key!r} points outside {self.root}")
+        return resolved
+
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if path != self.root and self.root not in path.parents:
-            raise ValueError(f"key {key!r} points outside {self.root}")
-        return path
+        return self._inside(self.root / object_key(key), key)
+
+    def _folder(self, prefix: str) -> Path:
+        return self._inside(self.root / object_prefix(prefix), prefix)
 
     def list_keys(self, prefix: str = "") -> list[str]:
-        base = self._path(prefix) if prefix else self.root
+        return [info.key for info in self.list_objects(prefix)]
+
+    def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        base = self._folder(prefix) if prefix else self.root
         if base.is_file():
-            return [prefix]
+            return [info for info in [self._info(base)] if info is not None]
         if not base.is_dir():
             return []
-        keys = []
+        infos = []
         for dirpath, _dirs, files in os.walk(base):
             for name in files:
-                keys.append(Path(dirpath, name).relative_to(self.root).as_posix())
-        return sorted(keys)
+                info = self._info(Path(dirpath, name))
+                if info is not None:
+                    infos.append(info)
+        return sorted(infos, key=lambda info: info.key)
+
+    def _info(self, path: Path) -> ObjectInfo | None:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted since it was listed
+            return None
+        modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC)
+        return ObjectInfo(path.relative_to(self.root).as_posix(), stat.st_size, modified)
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -47,7 +69,7 @@ class LocalStore:
         return self._path(key).exists()
 
     def delete_prefix(self, prefix: str) -> None:
-        path = self._path(prefix)
+        path = self._folder(prefix)
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -55,7 +77,7 @@ class LocalStore:
 
     def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
         # Two renames within one file system: readers see the old folder or the new one, never a mix.
-        source, target = self._path(source_prefix), self._path(target_prefix)
+        source, target = self._folder(source_prefix), self._folder(target_prefix)
         if not source.is_dir():
             raise FileNotFoundError(f"nothing to promote: {source} does not exist")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -70,10 +92,13 @@ class LocalStore:
         return str(self._path(key))
 
     def key_from_uri(self, uri: str) -> str:
+        """s3://<any bucket>/<key> -> <key>; a path under the root -> its key; a bare key -> itself."""
         if uri.startswith("s3://"):
-            _bucket, key = split_s3_uri(uri)
+            _bucket, key = s3_uri(uri)
             return key
-        path = Path(uri)
-        if path.is_absolute():
-            return path.resolve().relative_to(self.root).as_posix()
-        return uri.lstrip("/")
+        if Path(uri).is_absolute():
+            root = self.root_uri.rstrip("/") + "/"
+            if not uri.startswith(root):
+                raise IdentifierError(f"{uri} is outside the store {self.root_uri}")
+            uri = uri[len(root) :]
+        return object_key(uri)

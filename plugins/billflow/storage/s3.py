@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
-from billflow.storage.base import split_s3_uri
+from billflow.formats.identifiers import bucket_name, object_key, object_prefix, s3_uri
+from billflow.storage.base import ObjectInfo, split_s3_uri
 
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
 
@@ -22,8 +24,9 @@ class S3Store:
     never 'a/bc' (so staging manifest 'm-1' cannot touch the candidate of 'm-10')."""
 
     def __init__(self, root_uri: str, aws_conn_id: str = "aws_default", client: Any = None) -> None:
-        self.bucket, prefix = split_s3_uri(root_uri.rstrip("/"))
-        self.prefix = f"{prefix}/" if prefix else ""
+        bucket, prefix = split_s3_uri(root_uri.rstrip("/"))
+        self.bucket = bucket_name(bucket, "bucket of the store root")
+        self.prefix = f"{object_prefix(prefix, 'prefix of the store root')}/" if prefix else ""
         self.root_uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.aws_conn_id = aws_conn_id
         self._client = client
@@ -35,19 +38,27 @@ class S3Store:
         return self._client
 
     def _full(self, key: str) -> str:
-        return f"{self.prefix}{key.lstrip('/')}"
+        return f"{self.prefix}{object_key(key)}"
 
     def _iter_objects(self, prefix: str) -> Iterator[dict[str, Any]]:
-        folder = prefix.strip("/")
-        full = self._full(folder)
+        """The objects of the folder prefix ('' = the whole store); the caller has checked prefix."""
+        full = f"{self.prefix}{prefix}"
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
             for obj in page.get("Contents", []):
-                if not folder or obj["Key"] == full or obj["Key"].startswith(f"{full}/"):
+                if not prefix or obj["Key"] == full or obj["Key"].startswith(f"{full}/"):
                     yield obj
 
     def list_keys(self, prefix: str = "") -> list[str]:
-        return sorted(obj["Key"][len(self.prefix) :] for obj in self._iter_objects(prefix))
+        return [info.key for info in self.list_objects(prefix)]
+
+    def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
+        folder = object_prefix(prefix) if prefix else ""
+        infos = [
+            ObjectInfo(obj["Key"][len(self.prefix) :], int(obj["Size"]), obj["LastModified"].astimezone(UTC))
+            for obj in self._iter_objects(folder)
+        ]
+        return sorted(infos, key=lambda info: info.key)
 
     def read_bytes(self, key: str) -> bytes:
         try:
@@ -76,11 +87,11 @@ class S3Store:
                 )
 
     def delete_prefix(self, prefix: str) -> None:
-        self._delete_full_keys([obj["Key"] for obj in self._iter_objects(prefix)])
+        self._delete_full_keys([obj["Key"] for obj in self._iter_objects(object_prefix(prefix))])
 
     def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
         # S3 has no rename: copy the new objects over, then drop what the new set does not have.
-        source, target = source_prefix.strip("/"), target_prefix.strip("/")
+        source, target = object_prefix(source_prefix), object_prefix(target_prefix)
         source_keys = self.list_keys(source)
         if not source_keys:
             # as LocalStore's rename would: never empty the target because the source is missing
@@ -88,13 +99,14 @@ class S3Store:
         new_keys = set()
         for key in source_keys:
             target_key = f"{target}/{key[len(source) + 1 :]}" if key != source else target
+            # listed keys are copied as S3 holds them, even those the key rules would refuse
             self.client.copy_object(
                 Bucket=self.bucket,
-                Key=self._full(target_key),
-                CopySource={"Bucket": self.bucket, "Key": self._full(key)},
+                Key=f"{self.prefix}{target_key}",
+                CopySource={"Bucket": self.bucket, "Key": f"{self.prefix}{key}"},
             )
             new_keys.add(target_key)
-        stale = [self._full(k) for k in self.list_keys(target) if k not in new_keys]
+        stale = [f"{self.prefix}{k}" for k in self.list_keys(target) if k not in new_keys]
         self._delete_full_keys(stale)
         self.delete_prefix(source)
 
@@ -102,9 +114,10 @@ class S3Store:
         return f"s3://{self.bucket}/{self._full(key)}"
 
     def key_from_uri(self, uri: str) -> str:
+        """s3://<this bucket>/<root prefix>/<key> -> <key>; a bare key -> itself."""
         if not uri.startswith("s3://"):
-            return uri.lstrip("/")
-        bucket, key = split_s3_uri(uri)
+            return object_key(uri)
+        bucket, key = s3_uri(uri)
         if bucket != self.bucket or not key.startswith(self.prefix):
             raise ValueError(f"{uri} is outside the landing zone {self.root_uri}")
         return key[len(self.prefix) :]
