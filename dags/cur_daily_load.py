@@ -14,12 +14,6 @@ from billflow.orchestration import tasks
 from billflow.orchestration.dbt_groups import dbt_task_group
 
 
-@task_group
-def stage_partition(delivery: dict) -> dict:
-    """One (payer, billing period): stage a new version, then gate it."""
-    return tasks.gate(tasks.stage(delivery))
-
-
 @dag(
     dag_id="cur_daily_load",
     schedule="@daily",
@@ -35,8 +29,15 @@ def cur_daily_load():
     deliveries = tasks.sense_new_deliveries()
     begun = tasks.begin_run()
     deliveries >> begun
+
+    @task_group
+    def stage_partition(delivery: dict) -> dict:
+        """One (payer, billing period): stage a new version, then gate it."""
+        staged = tasks.stage(delivery)
+        begun >> staged
+        return tasks.gate(staged)
+
     gated = stage_partition.expand(delivery=deliveries)
-    begun >> gated
     plan = tasks.plan_release(gated, begun)
     warehouse = dbt_task_group("dbt_warehouse", target="warehouse", select=["tag:warehouse", "path:seeds"])
     published = tasks.publish_to_serving()

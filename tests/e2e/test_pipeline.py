@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from billflow.formats.generator import generate_cur
+from billflow.storage.local import LocalStore
 
 from tests.e2e.independent import expected_invoices
 
@@ -109,8 +110,12 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(h
     invoices = serving_rows(
         home, "select customer_id, status, invoice_number, total_amount from billing.invoices order by customer_id"
     )
-    assert [status for _, status, _, _ in invoices] == ["final"] * len(expected)
-    assert [number for _, _, number, _ in invoices] == [f"BF-202609-{i:04d}" for i in range(1, len(expected) + 1)]
+    customers = [customer for customer, _, _, _ in invoices]
+    assert customers == ["acme", "globex", "initech", "umbrella", "unassigned"]
+    # every customer's invoice is locked and numbered; the unassigned accounts' cost is never invoiced
+    assert [(status, number) for _, status, number, _ in invoices] == [
+        ("final", f"BF-202609-{i:04d}") for i in range(1, 5)
+    ] + [("provisional", None)]
     assert {(c, PERIOD): total for c, _, _, total in invoices} == expected
 
 
@@ -150,7 +155,9 @@ def test_a_redelivered_month_replaces_its_partition_without_double_counting(home
     assert manifests == [(4,)]  # two payers, each loaded twice: both snapshots are in the ledger
 
 
-def test_a_staged_partition_that_does_not_reconcile_stops_the_run_before_dbt(home, dags, monkeypatch):
+def test_partitions_that_do_not_reconcile_are_deleted_nothing_goes_live_and_the_run_fails_naming_them(
+    home, dags, monkeypatch
+):
     from billflow.staging import stage
 
     render = stage.render_stage_sql
@@ -164,11 +171,23 @@ def test_a_staged_partition_that_does_not_reconcile_stops_the_run_before_dbt(hom
     states = task_states(dagrun)
     assert str(dagrun.state) == "failed"
     assert states["stage_partition.gate"] == "failed"
-    assert states["stage_partition.promote"] == "upstream_failed"
+    assert states["plan_release"] == "skipped"  # nothing passed its gate: nothing to build
     dbt_states = {state for task_id, state in states.items() if task_id.startswith("dbt_")}
-    assert dbt_states == {"upstream_failed"}
-    assert states["publish_to_serving"] == "upstream_failed"
-    assert not (home / "staged" / "cur_daily").exists()
+    assert dbt_states == {"skipped"}
+    assert (states["publish_to_serving"], states["release"]) == ("skipped", "skipped")
+    assert states["finish_load"] == "failed"
+    assert LocalStore(home / "staged").list_keys() == []  # the failed versions are deleted
     assert serving_rows(home, "select count(*) from billing_control.load_ledger") == [(0,)]
-    published = serving_rows(home, "select count(*) from information_schema.tables where table_schema = 'published'")
-    assert published == [(0,)]
+    live = serving_rows(
+        home, "select count(*) from information_schema.tables where table_schema in ('published', 'billing')"
+    )
+    assert live == [(0,)]
+    rejections = serving_rows(
+        home,
+        "select payer_account_id, stage, reason from billing_control.delivery_rejections "
+        "where resolved_at is null order by 1",
+    )
+    assert [(payer, stage) for payer, stage, _ in rejections] == [("111111111111", "gate"), ("222222222222", "gate")]
+    assert all(
+        "line item type Tax: in raw" in reason and "but missing from staged" in reason for *_, reason in rejections
+    )

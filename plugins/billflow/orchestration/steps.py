@@ -181,6 +181,7 @@ def sense(settings: Settings, force_reload: bool = False, now: datetime | None =
     the grace period."""
     from billflow.control.ledger import new_deliveries
     from billflow.control.rejections import Problem, rejected_deliveries
+    from billflow.control.schema import ensure_control_tables
     from billflow.engines.factory import landing_store
     from billflow.formats.discovery import discover_deliveries
 
@@ -214,6 +215,7 @@ def sense(settings: Settings, force_reload: bool = False, now: datetime | None =
     manifests.update({w.manifest_key: w.manifest_id or "" for w in found.waiting})
     manifests.update({r.manifest_key: r.manifest_id or "" for r in found.rejected})
     with _serving(settings) as db:
+        ensure_control_tables(db)
         todo = found.deliveries if force_reload else new_deliveries(db, found.deliveries)
         if not force_reload:
             rejected = rejected_deliveries(db)
