@@ -36,15 +36,12 @@ class LocalStore:
     def list_objects(self, prefix: str = "") -> list[ObjectInfo]:
         base = self._folder(prefix) if prefix else self.root
         if base.is_file():
-            return [info for info in [self._info(base)] if info is not None]
-        if not base.is_dir():
+            paths = [base]
+        elif base.is_dir():
+            paths = [Path(dirpath, name) for dirpath, _dirs, files in os.walk(base) for name in files]
+        else:
             return []
-        infos = []
-        for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                info = self._info(Path(dirpath, name))
-                if info is not None:
-                    infos.append(info)
+        infos = [info for info in map(self._info, paths) if info is not None]
         return sorted(infos, key=lambda info: info.key)
 
     def _info(self, path: Path) -> ObjectInfo | None:
