@@ -255,31 +255,6 @@ def test_delete_prefix_drops_the_folder_and_keeps_the_rest(store):
     assert store.list_keys() == ["z/3"]
 
 
-def test_replace_prefix_leaves_the_target_holding_exactly_the_source(store):
-    fill(store, ["live/p=1/old-only.parquet", "live/p=1/part-0.parquet", "live/p=2/part-0.parquet"])
-    store.write_bytes("cand/data/part-0.parquet", b"new")
-    store.write_bytes("cand/data/extra/part-1.parquet", b"new-1")
-
-    store.replace_prefix("cand/data", "live/p=1")
-
-    assert store.list_keys() == [
-        "live/p=1/extra/part-1.parquet",
-        "live/p=1/part-0.parquet",
-        "live/p=2/part-0.parquet",
-    ]
-    assert store.read_bytes("live/p=1/part-0.parquet") == b"new"
-    assert store.read_bytes("live/p=2/part-0.parquet") == b"live/p=2/part-0.parquet"
-
-
-def test_replace_prefix_from_a_missing_source_keeps_the_target(store):
-    fill(store, ["live/p=1/part-0.parquet"])
-
-    with pytest.raises(FileNotFoundError):
-        store.replace_prefix("cand/none", "live/p=1")
-
-    assert store.list_keys() == ["live/p=1/part-0.parquet"]
-
-
 def test_s3_store_keys_and_uris(s3):
     store = S3Store(f"s3://{LANDING}/cur/")
     fill(store, ["111111111111/r/m.json"])
@@ -347,8 +322,6 @@ PREFIX_METHODS = {
     "list_keys": lambda store, prefix: store.list_keys(prefix),
     "list_objects": lambda store, prefix: store.list_objects(prefix),
     "delete_prefix": lambda store, prefix: store.delete_prefix(prefix),
-    "replace_prefix from": lambda store, prefix: store.replace_prefix(prefix, "live/p=1"),
-    "replace_prefix to": lambda store, prefix: store.replace_prefix("cand/data", prefix),
 }
 STORED = ["cand/data/part-0.parquet", "live/p=1/part-0.parquet"]
 

@@ -42,10 +42,6 @@ class ObjectStore(Protocol):
         """Delete the folder; the empty prefix (the whole store) is refused."""
         ...
 
-    def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
-        """Make target_prefix hold exactly what source_prefix holds, then drop source_prefix."""
-        ...
-
     def uri(self, key: str) -> str:
         """A URI the query engine can read (a local path or an s3:// URI)."""
         ...

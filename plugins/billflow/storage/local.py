@@ -72,19 +72,6 @@ class LocalStore:
         elif path.exists():
             path.unlink()
 
-    def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
-        # Two renames within one file system: readers see the old folder or the new one, never a mix.
-        source, target = self._folder(source_prefix), self._folder(target_prefix)
-        if not source.is_dir():
-            raise FileNotFoundError(f"nothing to promote: {source} does not exist")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        retired = target.with_name(f".{target.name}.{uuid.uuid4().hex}.old")
-        if target.exists():
-            os.replace(target, retired)
-        os.replace(source, target)
-        if retired.exists():
-            shutil.rmtree(retired)
-
     def uri(self, key: str) -> str:
         return str(self._path(key))
 

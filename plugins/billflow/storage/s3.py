@@ -89,27 +89,6 @@ class S3Store:
     def delete_prefix(self, prefix: str) -> None:
         self._delete_full_keys([obj["Key"] for obj in self._iter_objects(object_prefix(prefix))])
 
-    def replace_prefix(self, source_prefix: str, target_prefix: str) -> None:
-        # S3 has no rename: copy the new objects over, then drop what the new set does not have.
-        source, target = object_prefix(source_prefix), object_prefix(target_prefix)
-        source_keys = self.list_keys(source)
-        if not source_keys:
-            # as LocalStore's rename would: never empty the target because the source is missing
-            raise FileNotFoundError(f"nothing under {self.uri(source)} to move to {self.uri(target)}")
-        new_keys = set()
-        for key in source_keys:
-            target_key = f"{target}/{key[len(source) + 1 :]}" if key != source else target
-            # listed keys are copied as S3 holds them, even those the key rules would refuse
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=f"{self.prefix}{target_key}",
-                CopySource={"Bucket": self.bucket, "Key": f"{self.prefix}{key}"},
-            )
-            new_keys.add(target_key)
-        stale = [f"{self.prefix}{k}" for k in self.list_keys(target) if k not in new_keys]
-        self._delete_full_keys(stale)
-        self.delete_prefix(source)
-
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
 
