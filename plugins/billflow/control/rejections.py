@@ -55,7 +55,8 @@ class Problem:
         where = ""
         if self.payer_account_id and self.billing_period:
             where = f" (payer {self.payer_account_id}, {self.billing_period:%Y-%m})"
-        return f"[{self.stage}] {self.manifest_key}{where}: {self.reason}"
+        reason = self.reason.removeprefix(f"{self.manifest_key}: ")  # discovery's reasons start with the key
+        return f"[{self.stage}] {self.manifest_key}{where}: {reason}"
 
 
 _COLUMNS = "stage, manifest_key, reason, manifest_id, payer_account_id, billing_period"

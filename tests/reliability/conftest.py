@@ -1,0 +1,47 @@
+"""A loaded month to damage: both payers' September deliveries loaded once per module by the in-process
+runner (the DAG's steps), then copied for each test."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from billflow.config import load_settings
+from billflow.rules import project_with_rules
+
+from tests.reliability.deliveries import land_both
+
+RULES = Path(__file__).resolve().parents[1] / "integration" / "rules"
+
+
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    monkeypatch.setenv("BILLFLOW_HOME", str(home))
+    for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID", "REPORT_NAMES"):
+        monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(home / "dbt_project"))
+
+
+@pytest.fixture(scope="module")
+def loaded_month(tmp_path_factory) -> Path:
+    """A home where September of both payers is loaded (the original of every test's copy)."""
+    from billflow.pipeline import run_daily_load
+
+    home = tmp_path_factory.mktemp("loaded")
+    project_with_rules(RULES, home / "dbt_project")
+    with pytest.MonkeyPatch.context() as patch:
+        use_home(patch, home)
+        land_both(home / "landing")
+        report = run_daily_load(load_settings())
+    assert len(report.loaded) == 2, report
+    return home
+
+
+@pytest.fixture
+def home(loaded_month, tmp_path, monkeypatch) -> Path:
+    """A copy of the loaded month for one test (the dbt project's links are recreated)."""
+    copy = tmp_path / "home"
+    shutil.copytree(loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target"))
+    project_with_rules(RULES, copy / "dbt_project")
+    use_home(monkeypatch, copy)
+    return copy

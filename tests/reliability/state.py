@@ -1,0 +1,69 @@
+"""Everything a load may change, read back row by row, to prove a failed run changed none of it."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+# control tables a failed run must leave as they were (rejections and the run lock change by design)
+CONTROL_TABLES = ("load_ledger", "staged_versions", "releases", "invoice_locks", "locked_invoice_lines")
+
+
+def _rows(con: duckdb.DuckDBPyConnection, schema: str) -> dict[str, list[tuple]]:
+    tables = con.execute(
+        "select table_name from information_schema.tables where table_schema = ? order by 1", [schema]
+    ).fetchall()
+    return {name: con.execute(f"select * from {schema}.{name} order by all").fetchall() for (name,) in tables}
+
+
+def _files(root: Path) -> dict[str, str]:
+    if not root.exists():
+        return {}
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def state(home: Path) -> dict[str, Any]:
+    """Live state: control tables, published and billing tables, warehouse marts, staged and landing files."""
+    found: dict[str, Any] = {"staged": _files(home / "staged"), "landing": _files(home / "landing")}
+    if (home / "serving.duckdb").exists():
+        con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+        try:
+            control = _rows(con, "billing_control")
+            found["control"] = {name: control.get(name) for name in CONTROL_TABLES}
+            found["published"] = _rows(con, "published")
+            found["billing"] = _rows(con, "billing")
+        finally:
+            con.close()
+    if (home / "warehouse.duckdb").exists():
+        con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+        try:
+            found["marts"] = _rows(con, "marts")
+            found["warehouse_build"] = _rows(con, "billflow_meta")
+        finally:
+            con.close()
+    return found
+
+
+def marts_only(home: Path) -> dict[str, Any]:
+    """What BI reads (warehouse marts, published and billing tables), without control facts such as
+    release ids and load times that differ between two correct runs."""
+    full = state(home)
+    return {key: full.get(key) for key in ("marts", "published", "billing")}
+
+
+def open_rejections(home: Path) -> list[tuple]:
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select stage, manifest_key, manifest_id, reason from billing_control.delivery_rejections "
+            "where resolved_at is null order by manifest_key, manifest_id"
+        ).fetchall()
+    finally:
+        con.close()

@@ -1,0 +1,137 @@
+"""Bad deliveries cannot damage what is loaded: each case re-delivers payer 1's loaded September in a bad
+shape. The run fails naming the manifest and the cause, and the ledger, staged versions, warehouse marts,
+serving tables and locked invoices are exactly as they were (compared row by row), the landing zone is only
+read, and the partition still takes the next good delivery."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from billflow.config import load_settings
+from billflow.orchestration import steps
+from billflow.pipeline import run_daily_load
+
+from tests.reliability.cases import REJECTED, Case
+from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
+from tests.reliability.state import open_rejections, state
+
+MANIFEST = "111111111111/cur/20260901-20261001/cur-Manifest.json"
+DATA = "111111111111/cur/cur/year=2026/month=9/cur-00001.snappy.parquet"
+ID_RULE = "1 to 128 letters, digits, '-' or '_', starting with a letter or digit"
+
+# case -> (stage, reason recorded for the operator), written out by hand
+EXPECTED: dict[str, tuple[str, str]] = {
+    "bad JSON": ("manifest", f"{MANIFEST}: manifest is not valid JSON (Expecting value at line 1)"),
+    "a manifest without its id": ("manifest", f"{MANIFEST}: manifest has no 'assemblyId'"),
+    "billingPeriod given as a string": (
+        "manifest",
+        f"{MANIFEST}: billingPeriod must be an object with 'start' and 'end', not string: '20260901T000000.000Z'",
+    ),
+    "a report key that is not a string": (
+        "manifest",
+        f"{MANIFEST}: reportKeys entry 1 must be a string, not number: 7",
+    ),
+    "path traversal in the id": ("manifest", f"{MANIFEST}: assemblyId 'x/../..' is not a valid manifest id: {ID_RULE}"),
+    "a key outside the delivery's prefix": (
+        "manifest",
+        f"{MANIFEST}: reportKeys entry '../222222222222/cur/cur/year=2026/month=9/cur-00001.snappy.parquet' "
+        "is not a valid object key: it has a '..' segment",
+    ),
+    "quotes and semicolons in the id": (
+        "manifest",
+        f'{MANIFEST}: assemblyId "a\';drop table x;--" is not a valid manifest id: {ID_RULE}',
+    ),
+    "a quote in the report name": (
+        "manifest",
+        "111111111111/cur'x/20260901-20261001/cur'x-Manifest.json: report folder \"cur'x\" is not accepted: a report "
+        "name is 1 to 128 letters, digits, '.', '-' or '_', starting with a letter or digit, without '..'; "
+        "rename the report",
+    ),
+    "a listed file missing past the grace period": (
+        "incomplete",
+        f"1 of 1 listed data files are not there (e.g. {DATA}) 0.0 hours after the manifest was written "
+        "(grace period 0 h)",
+    ),
+}
+
+
+def live_manifests(home) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select payer_account_id, manifest_id from billing_control.staged_versions where retired_in is null "
+            "order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def payer_cost(home, payer: str) -> Decimal:
+    import duckdb
+
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select sum(unblended_cost) from billing.daily_costs where payer_account_id = ?", [payer]
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("case", REJECTED, ids=[case.name for case in REJECTED])
+def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded(home, case: Case, monkeypatch):
+    monkeypatch.setenv("BILLFLOW_INCOMPLETE_GRACE_HOURS", "0")
+    stage, reason = EXPECTED[case.name]
+    before = state(home)
+    key = case.land(home / "landing")
+    landed = state(home)["landing"]
+
+    with pytest.raises(steps.DeliveriesNotLoaded) as failed:
+        run_daily_load(load_settings())
+
+    after = state(home)
+    assert after.pop("landing") == landed  # the raw files are only read
+    before.pop("landing")
+    assert after == before
+    assert open_rejections(home) == [(stage, key, case.manifest_id, reason)]
+    where = " (payer 111111111111, 2026-09)" if case.manifest_id else ""
+    shown = reason.removeprefix(f"{key}: ")
+    assert str(failed.value) == f"1 deliveries are not loaded and need attention:\n  - [{stage}] {key}{where}: {shown}"
+
+    # the partition takes the next good delivery: it is sensed, staged and gated (test below: released)
+    land_legacy(home / "landing", raw_lines(PAYER_1, "legacy"), "assembly-3")
+    settings = load_settings()
+    sensed = steps.sense(settings)
+    assert [(d.payer_account_id, d.manifest_id) for d in sensed.to_load] == [(PAYER_1, "assembly-3")]
+    candidate = steps.gate_partition(settings, steps.stage_partition(settings, sensed.to_load[0]))
+    assert (candidate.raw_rows, candidate.unblended_cost) == (12, Decimal("119.3300000000"))
+
+
+def test_after_each_kind_of_rejection_the_next_good_delivery_goes_live(home, monkeypatch):
+    """One rejection per stage a delivery can be stopped at (manifest, incomplete, staging, gate), each
+    followed by a good delivery with restated figures: it goes live and resolves the rejection."""
+    monkeypatch.setenv("BILLFLOW_INCOMPLETE_GRACE_HOURS", "0")
+    kinds = {case.name: case for case in REJECTED}
+    assert payer_cost(home, PAYER_1) == Decimal("119.3300000000")  # the loaded month, by hand from tests/rawcur
+    stopped_at = [
+        ("path traversal in the id", "manifest"),
+        ("a listed file missing past the grace period", "incomplete"),
+        ("corrupt Parquet", "staging"),
+        ("usage outside the period", "gate"),
+    ]
+    for number, (name, stage) in enumerate(stopped_at, start=2):
+        kinds[name].land(home / "landing")
+        with pytest.raises(steps.DeliveriesNotLoaded):
+            run_daily_load(load_settings())
+        assert [found for found, *_ in open_rejections(home)] == [stage]
+
+        land_legacy(home / "landing", scaled(raw_lines(PAYER_1, "legacy"), str(number)), f"good-{number}")
+        report = run_daily_load(load_settings())
+
+        assert report.loaded == [f"111111111111 2026-09 good-{number}"]
+        assert open_rejections(home) == []
+        assert live_manifests(home) == [(PAYER_1, f"good-{number}"), ("222222222222", "execution-1")]
+        assert payer_cost(home, PAYER_1) == Decimal("119.33") * number
