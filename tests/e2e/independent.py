@@ -4,11 +4,11 @@ Deliberately shares no code with billflow: it reads the manifests and the seeds 
 the reference seeds) itself and applies the rules as docs/BILLING_RULES.md states them: account
 assignment by usage date (unmapped -> `unassigned`), the customer's basis (amortized or unblended),
 covered usage of another customer's Savings Plan or reservation re-rated to public on-demand, AWS support
-shared by eligible spend (or replaced by the partner's plan), discounts and credits only where the
-customer's flag passes them through, the most specific pricing rule (usage_type > service > account >
-customer > global, then priority, then rule_id) except on tax, AWS tax at cost or replaced by the
-customer's tax rate on the subtotal, conversion at the month's fx rate, custom fees and credits, each
-line rounded half away from zero to the currency's minor unit.
+shared by eligible spend (or replaced by the partner's plan), discounts, credits and the SPP discount only
+where the customer's flag passes them through (an empty pass_through_spp_discount is false), the most specific
+pricing rule (usage_type > service > account > customer > global, then priority, then rule_id) except on
+tax, AWS tax at cost or replaced by the customer's tax rate on the subtotal, conversion at the month's fx
+rate, custom fees and credits, each line rounded half away from zero to the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -51,7 +51,10 @@ def raw_rows(landing: Path) -> list[dict]:
 
 
 def dec(value) -> Decimal:
-    return Decimal(0) if value is None else Decimal(repr(value))
+    """A raw money value: a Parquet decimal as it is, a double by its shortest repr (what AWS wrote)."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
 def amortized_cost(row: dict) -> Decimal:
@@ -192,6 +195,8 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
             continue
         if passes == "credit" and terms["pass_through_credits"] != "true":
             continue
+        if passes == "spp_discount" and terms.get("pass_through_spp_discount") != "true":
+            continue  # the reseller's margin: billed as if there were no SPP discount
         if category in ("usage", "commitment"):
             eligible[(period, payer)][customer] += basis
         usage_type = row["line_item_usage_type"] or ""
