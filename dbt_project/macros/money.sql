@@ -153,12 +153,13 @@
     {%- set a = 'cast(' ~ amount ~ ' as decimal(17, 10))' -%}
     {%- set p = 'cast(' ~ part ~ ' as decimal(18, 10))' -%}
     {%- set w = 'cast(' ~ whole ~ ' as decimal(18, 10))' -%}
-    {#- |a·p| exactly: decimal(36, 20) -#}
+    {#- Redshift's result types: p1 + p2 + 1 digits for a product, (p1 - s1 + s2 + s, s) with
+        s = s1 + p2 - s2 + 1 for a quotient. |a·p| exactly: decimal(36,20). -#}
     {%- set product = 'abs(' ~ a ~ ' * ' ~ p ~ ')' -%}
-    {#- decimal(17,10) x decimal(20,19) = decimal(38,29), rounded to 10 decimals -#}
+    {#- |p| / |w|: decimal(37,19); decimal(17,10) x decimal(20,19) = decimal(38,29), rounded to 10 decimals -#}
     {%- set candidate = 'cast(round(abs(' ~ a ~ ') * cast(abs(' ~ p ~ ') / abs(' ~ w ~ ') as decimal(20, 19)), 10)'
         ~ ' as decimal(17, 10))' -%}
-    {#- decimal(18,11) x decimal(18,10) = decimal(36,21) -#}
+    {#- decimal(18,11) x decimal(18,10) = decimal(37,21) -#}
     {%- set below = 'cast(' ~ candidate ~ ' - cast(0.00000000005 as decimal(11, 11)) as decimal(18, 11)) * abs(' ~ w ~ ')' -%}
     {%- set above = 'cast(' ~ candidate ~ ' + cast(0.00000000005 as decimal(11, 11)) as decimal(18, 11)) * abs(' ~ w ~ ')' -%}
     {%- set unit = 'cast(0.0000000001 as decimal(10, 10))' -%}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -49,6 +49,8 @@ def _timestamp_columns() -> set[str]:
 # the staged money type: a value is read into it exactly or refused, never rounded
 MONEY_TYPE = pa.decimal128(38, 10)
 _MONEY_SCALE = 10
+# what Arrow reads as a decimal (Python's Decimal also takes ' 1', '1_000', 'NaN', ...)
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def parse_money(csv_path: str | Path, header: str, text: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -90,12 +92,9 @@ def _first_unreadable(values: pa.ChunkedArray) -> int:
 
 
 def _why_not_money(value: str) -> str:
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
+    if not _NUMBER.fullmatch(value):
         return "is not a number"
-    if not number.is_finite() or value != value.strip():
-        return "is not a number"
+    number = Decimal(value)
     with localcontext() as exact:
         exact.prec = 100  # normalize() must not round a long value
         if number.normalize().as_tuple().exponent < -_MONEY_SCALE:
