@@ -89,38 +89,87 @@
 
 
 {#-
-    amount x part / whole as decimal(38,10), truncated toward zero at the 10th decimal, for
-    pro-rata shares. Postgres and Redshift divide numerics and trunc(); DuckDB would divide
-    decimals as DOUBLE, so there the division is done on integers of 1e-10 units. Every engine
-    gives the same digits. Callers give the remainder to one share so that the shares add up to
-    the amount exactly.
+    amount x part / whole as decimal(38,10), rounded half away from zero at the 10th decimal (the
+    project's rounding everywhere), for pro-rata shares. Exact on every engine, never a float, and
+    independent of how an engine rounds its own divisions:
+
+    * DuckDB: the three values as integers of 1e-10 units (hugeint) A, P, W; the share in 1e-10
+      units is (2·|A·P| + |W|) // (2·|W|) with the sign of A·P/W. |amount x part| < 8.5e17 (a larger
+      product overflows hugeint: an error, never a wrong digit).
+    * Postgres (default): the same with numeric and div(), exact for any decimal(38,10).
+    * Redshift: no integer type wider than bigint and decimals of at most 38 digits, so a candidate
+      |amount| x (|part| / |whole| to 19 decimals) rounded to 10 decimals (at most 1e-12 from the
+      exact share, so at most one unit of 1e-10 from the rounded one) is corrected with exact
+      products: S is the share when (S - 0.5e-10)·|whole| <= |amount·part| < (S + 0.5e-10)·|whole|.
+      Every operand is sized so that each product stays within 38 digits: |amount| < 1e7,
+      |part| <= |whole| < 1e8 (a larger value fails with a numeric overflow, never silently).
+
+    Callers give the remainder to one share so that the shares add up to the amount exactly.
 -#}
 {% macro share_of(amount, part, whole) -%}
     {{ return(adapter.dispatch('share_of', 'billflow')(amount, part, whole)) }}
 {%- endmacro %}
 
+{#- -1 when an odd number of the three values is negative, else 1: the sign of a x p / w. -#}
+{% macro _sign_of_share(amount, part, whole) -%}
+    (case when {{ amount }} < 0 then -1 else 1 end)
+    * (case when {{ part }} < 0 then -1 else 1 end)
+    * (case when {{ whole }} < 0 then -1 else 1 end)
+{%- endmacro %}
+
 {% macro default__share_of(amount, part, whole) -%}
+    {%- set a = 'cast(' ~ amount ~ ' as numeric(38, 10))' -%}
+    {%- set p = 'cast(' ~ part ~ ' as numeric(38, 10))' -%}
+    {%- set w = 'cast(' ~ whole ~ ' as numeric(38, 10))' -%}
     cast(
-        trunc(
-            cast({{ amount }} as decimal(38, 10)) * cast({{ part }} as decimal(38, 10))
-            / cast({{ whole }} as decimal(38, 10)),
-            10
-        )
+        {{ billflow._sign_of_share(a, p, w) }}
+        * div(2 * abs({{ a }} * {{ p }}) * 10000000000 + abs({{ w }}), 2 * abs({{ w }}))
+        * cast(0.0000000001 as numeric(11, 10))
         as decimal(38, 10)
     )
 {%- endmacro %}
 
 {% macro duckdb__share_of(amount, part, whole) -%}
+    {%- set a = billflow._duckdb_units(amount) -%}
+    {%- set p = billflow._duckdb_units(part) -%}
+    {%- set w = billflow._duckdb_units(whole) -%}
     cast(
         cast(
-            (
-                cast(cast({{ amount }} as decimal(38, 10)) * 10000000000 as hugeint)
-                * cast(cast({{ part }} as decimal(38, 10)) * 10000000000 as hugeint)
-            )
-            // cast(cast({{ whole }} as decimal(38, 10)) * 10000000000 as hugeint)
-            as decimal(27, 0)
+            {{ billflow._sign_of_share(a, p, w) }}
+            * ((2 * abs({{ a }} * {{ p }}) + abs({{ w }})) // (2 * abs({{ w }})))
+            as decimal(28, 0)
         )
-        * cast(0.0000000001 as decimal(11, 10))
+        * cast(0.0000000001 as decimal(10, 10))
+        as decimal(38, 10)
+    )
+{%- endmacro %}
+
+{#- A decimal amount (at most 17 integer digits) as a DuckDB hugeint of 1e-10 units. -#}
+{% macro _duckdb_units(amount) -%}
+    cast(cast(cast({{ amount }} as decimal(27, 10)) * cast(10000000000 as decimal(11, 0)) as decimal(38, 10)) as hugeint)
+{%- endmacro %}
+
+{% macro redshift__share_of(amount, part, whole) -%}
+    {%- set a = 'cast(' ~ amount ~ ' as decimal(17, 10))' -%}
+    {%- set p = 'cast(' ~ part ~ ' as decimal(18, 10))' -%}
+    {%- set w = 'cast(' ~ whole ~ ' as decimal(18, 10))' -%}
+    {#- Redshift's result types: p1 + p2 + 1 digits for a product, (p1 - s1 + s2 + s, s) with
+        s = s1 + p2 - s2 + 1 for a quotient. |a·p| exactly: decimal(36,20). -#}
+    {%- set product = 'abs(' ~ a ~ ' * ' ~ p ~ ')' -%}
+    {#- |p| / |w|: decimal(37,19); decimal(17,10) x decimal(20,19) = decimal(38,29), rounded to 10 decimals -#}
+    {%- set candidate = 'cast(round(abs(' ~ a ~ ') * cast(abs(' ~ p ~ ') / abs(' ~ w ~ ') as decimal(20, 19)), 10)'
+        ~ ' as decimal(17, 10))' -%}
+    {#- decimal(18,11) x decimal(18,10) = decimal(37,21) -#}
+    {%- set below = 'cast(' ~ candidate ~ ' - cast(0.00000000005 as decimal(11, 11)) as decimal(18, 11)) * abs(' ~ w ~ ')' -%}
+    {%- set above = 'cast(' ~ candidate ~ ' + cast(0.00000000005 as decimal(11, 11)) as decimal(18, 11)) * abs(' ~ w ~ ')' -%}
+    {%- set unit = 'cast(0.0000000001 as decimal(10, 10))' -%}
+    cast(
+        {{ billflow._sign_of_share(a, p, w) }}
+        * case
+            when {{ product }} < {{ below }} then {{ candidate }} - {{ unit }}
+            when {{ product }} >= {{ above }} then {{ candidate }} + {{ unit }}
+            else {{ candidate }}
+        end
         as decimal(38, 10)
     )
 {%- endmacro %}

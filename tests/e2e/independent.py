@@ -4,11 +4,12 @@ Deliberately shares no code with billflow: it reads the manifests and the seeds 
 the reference seeds) itself and applies the rules as docs/BILLING_RULES.md states them: account
 assignment by usage date (unmapped -> `unassigned`), the customer's basis (amortized or unblended),
 covered usage of another customer's Savings Plan or reservation re-rated to public on-demand, AWS support
-shared by eligible spend (or replaced by the partner's plan), discounts and credits only where the
-customer's flag passes them through, the most specific pricing rule (usage_type > service > account >
-customer > global, then priority, then rule_id) except on tax, AWS tax at cost or replaced by the
-customer's tax rate on the subtotal, conversion at the month's fx rate, custom fees and credits, each
-line rounded half away from zero to the currency's minor unit.
+shared by eligible spend (each share rounded half away from zero to 1e-10, the largest spender taking the
+remainder) or replaced by the partner's plan, discounts, credits and the SPP discount only where the
+customer's flag passes them through (an empty pass_through_spp_discount is false), the most specific
+pricing rule (usage_type > service > account > customer > global, then priority, then rule_id) except on
+tax, AWS tax at cost or replaced by the customer's tax rate on the subtotal, conversion at the month's fx
+rate, custom fees and credits, each line rounded half away from zero to the currency's minor unit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import re
 from collections import defaultdict
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -51,7 +52,10 @@ def raw_rows(landing: Path) -> list[dict]:
 
 
 def dec(value) -> Decimal:
-    return Decimal(0) if value is None else Decimal(repr(value))
+    """A raw money value: a Parquet decimal as it is, a double by its shortest repr (what AWS wrote)."""
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
 def amortized_cost(row: dict) -> Decimal:
@@ -94,9 +98,12 @@ def _fx_rate(rates: list[dict], period: date, currency: str) -> Decimal:
 
 
 def _shares(pool: Decimal, eligible: dict[str, Decimal]) -> dict[str, Decimal]:
-    """Pro rata to 1e-10, truncated; the largest eligible spend (then the smallest id) takes the rest."""
+    """Pro rata to 1e-10, rounded half away from zero; the largest eligible spend (then the smallest id) takes
+    the rest."""
     total = sum(eligible.values())
-    shares = {c: (pool * e / total).quantize(TEN_DECIMALS, rounding=ROUND_DOWN) for c, e in eligible.items()}
+    with localcontext() as exact:
+        exact.prec = 80  # the quotient exact far past the 11th decimal: a tie stays a tie
+        shares = {c: (pool * e / total).quantize(TEN_DECIMALS, rounding=ROUND_HALF_UP) for c, e in eligible.items()}
     first = min(eligible, key=lambda c: (-eligible[c], c))
     shares[first] = pool - sum(v for c, v in shares.items() if c != first)
     return shares
@@ -192,6 +199,8 @@ def expected_invoices(landing: Path) -> dict[tuple[str, str], Decimal]:
             continue
         if passes == "credit" and terms["pass_through_credits"] != "true":
             continue
+        if passes == "spp_discount" and terms.get("pass_through_spp_discount") != "true":
+            continue  # the reseller's margin: billed as if there were no SPP discount
         if category in ("usage", "commitment"):
             eligible[(period, payer)][customer] += basis
         usage_type = row["line_item_usage_type"] or ""

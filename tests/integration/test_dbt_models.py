@@ -20,8 +20,9 @@ initech             AmazonRDS usage  initech-discount -7.5 %       60 (from 09-1
   (no credit        AWSLambda usage  initech-payer2-account -5 %   33.3333333333    31.6666666666     31.67
    pass-through)    AWSLambda credit -5.00: not billed                                                       -> 87.17
 umbrella (tax 10 %, ComputeSavingsPlans commitment umbrella -2.25 % 5.00           4.8875             4.89
-  no discount       EdpDiscount -2.50 and AWS tax 3.10: not billed
-  pass-through)     CUSTOM:umbrella-operations fee 3 % of 4.8875                    0.146625           0.15
+  no discount or    EdpDiscount -2.50, RiVolumeDiscount -0.40, SppDiscount -1.25 and AWS tax 3.10:
+  SPP pass-through) not billed
+                    CUSTOM:umbrella-operations fee 3 % of 4.8875                    0.146625           0.15
                     TAX tax_rate: 10 % of the subtotal 5.04                         0.504              0.50   ->  5.54
 unassigned          AmazonEC2 usage  list-price 0 % (200000000004) 12.345           12.345            12.35  -> 12.35
 
@@ -82,6 +83,8 @@ PAYER_2_ROWS = [
     ("200000000001", 6, "Credit", "AWSLambda", "-5", "-5", 1),
     ("200000000002", 4, "SavingsPlanRecurringFee", "ComputeSavingsPlans", "50", "5", 1),
     ("200000000003", 4, "EdpDiscount", "AmazonEC2", "-2.5", "-2.5", 2),
+    ("200000000003", 4, "RiVolumeDiscount", "AmazonEC2", "-0.4", "-0.4", 1),
+    ("200000000003", 4, "SppDiscount", "AmazonEC2", "-1.25", "-1.25", 1),
     ("200000000004", 8, "Usage", "AmazonEC2", "12.345", "12.345", 5),
     ("222222222222", 30, "Tax", "AWSLambda", "3.1", "3.1", 1),
 ]
@@ -261,7 +264,7 @@ def test_warehouse_invoices_match_hand_computed_totals(warehouse: Warehouse) -> 
         "select (select sum(line_item_count) from staging.stg_cur__daily_costs), "
         "(select sum(line_item_count) from marts.daily_costs)",
     )[0]
-    assert staged_rows == mart_rows == 56
+    assert staged_rows == mart_rows == 58
 
 
 def test_billing_bridge_attributes_every_difference_to_a_rule(warehouse: Warehouse) -> None:
@@ -282,7 +285,8 @@ def test_billing_bridge_attributes_every_difference_to_a_rule(warehouse: Warehou
         ("invoice", "acme"): [0, 0, 0, 0, 0, 0, 0, "250", 0, "-0.0029628463", "249.9970371537"],
         ("111111111111", "globex"): ["66.505", "-18", "30", 0, 0, "-2.9505", 0, 0, 0, 0, "75.5545"],
         ("222222222222", "initech"): ["28.3333333333", 0, 0, "5", 0, "-1.6666666667", 0, 0, 0, 0, "31.6666666666"],
-        ("222222222222", "umbrella"): ["5.6", 0, 0, "2.5", 0, "-0.1125", 0, 0, "-3.1", 0, "4.8875"],
+        # the EDP (-2.50), RI volume (-0.40) and SPP (-1.25) discounts are not passed through: 4.15
+        ("222222222222", "umbrella"): ["3.95", 0, 0, "4.15", 0, "-0.1125", 0, 0, "-3.1", 0, "4.8875"],
         ("invoice", "umbrella"): [0, 0, 0, 0, 0, 0, 0, "0.146625", "0.504", "0.001875", "0.6525"],
     }
     for key, figures in expected.items():

@@ -15,13 +15,32 @@ import pytest
 from billflow.config import DBT_PROJECT_DIR
 from dbt.cli.main import dbtRunner
 
+# (expression, exact result): amount x part / whole rounded half away from zero to 10 decimals, worked out
+# with Python's Decimal at 80 digits
+SHARE_CASES = [
+    ("share_of('100', '1', '3')", "33.3333333333"),
+    ("share_of('100', '2', '3')", "66.6666666667"),
+    ("share_of('-100', '2', '3')", "-66.6666666667"),
+    ("share_of('100', '-2', '3')", "-66.6666666667"),
+    ("share_of('100', '2', '-3')", "-66.6666666667"),
+    ("share_of('200.0000000001', '120', '600')", "40.0000000000"),
+    # exact ties at the 11th decimal: 25.00000000005 and -25.00000000005, 0.00000000015
+    ("share_of('100.0000000002', '25', '100')", "25.0000000001"),
+    ("share_of('-100.0000000002', '25', '100')", "-25.0000000001"),
+    ("share_of('0.0000000003', '1', '2')", "0.0000000002"),
+    ("share_of('100.0000000002', '15', '100')", "15.0000000000"),
+    ("share_of('0.0000000001', '1', '3')", "0.0000000000"),
+    ("share_of('0', '5', '7')", "0.0000000000"),
+    # the largest values the Redshift construction takes (|amount| < 1e7, |part| <= |whole| < 1e8)
+    ("share_of('9999999.9999999999', '12345678.1234567891', '87654321.9876543219')", "1408450.5867486622"),
+    ("share_of('1234567.8912345678', '12345678.1234567891', '87654321.9876543219')", "173882.7870790386"),
+]
+
 # (expression, exact result)
 CASES = [
-    # pro-rata shares are truncated at the 10th decimal on every engine (the remainder goes to one share)
-    ("share_of('100', '1', '3')", "33.3333333333"),
-    ("share_of('100', '2', '3')", "66.6666666666"),
-    ("share_of('-100', '2', '3')", "-66.6666666666"),
-    ("share_of('200.0000000001', '120', '600')", "40.0000000000"),
+    # pro-rata shares are rounded half away from zero at the 10th decimal on every engine (the remainder
+    # goes to one share)
+    *SHARE_CASES,
     # a ratio (tag shares) is rounded half away from zero at the 10th decimal
     ("ratio('2', '3')", "0.6666666667"),
     ("ratio('-1', '3')", "-0.3333333333"),
@@ -47,7 +66,11 @@ def serving_target(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     if request.param == "duckdb":
         yield DBT_PROJECT_DIR / "profiles" / "embedded"
         return
-    server = request.getfixturevalue("postgres_server")
+    yield postgres_profiles(request.getfixturevalue("postgres_server"), monkeypatch)
+
+
+def postgres_profiles(server, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The compose profiles, their serving target pointed at a new database of the throw-away server."""
     settings = {
         "HOST": server.host,
         "PORT": str(server.port),
@@ -58,7 +81,7 @@ def serving_target(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     }
     for name, value in settings.items():
         monkeypatch.setenv(f"BILLFLOW_PG_{name}", value)
-    yield DBT_PROJECT_DIR / "profiles" / "compose"
+    return DBT_PROJECT_DIR / "profiles" / "compose"
 
 
 def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
@@ -87,15 +110,34 @@ def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
     return [tuple(row) for row in table.rows]
 
 
-def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: Path, tmp_path: Path) -> None:
+def select_each(cases: list[tuple[str, str]]) -> str:
     columns = ",\n".join(
-        f"cast({{{{ {expression} }}}} as varchar(64)) as c{i}" for i, (expression, _) in enumerate(CASES)
+        f"cast({{{{ {expression} }}}} as varchar(64)) as c{i}" for i, (expression, _) in enumerate(cases)
     )
+    return f"select\n{columns}"
 
-    (row,) = show(serving_target, tmp_path, f"select\n{columns}")
+
+def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: Path, tmp_path: Path) -> None:
+    (row,) = show(serving_target, tmp_path, select_each(CASES))
 
     got = {expression: Decimal(value) for (expression, _), value in zip(CASES, row, strict=True)}
     expected = {expression: Decimal(value) for expression, value in CASES}
     assert got == expected
     # same digits, not just the same number: the scale is part of what reaches an invoice
     assert {e: str(v) for e, v in zip((e for e, _ in CASES), row, strict=True)} == dict(CASES)
+
+
+def test_the_redshift_construction_of_shares_gives_the_same_digits(
+    postgres_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redshift cannot run here: its share_of (a 19-decimal candidate corrected by exact products, no type wider
+    than 38 digits) runs on PostgreSQL, whose products are exact and whose |part| / |whole| <= 1 keeps at least
+    20 decimals, and must give the digits of the other engines."""
+    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    profiles = postgres_profiles(postgres_server, monkeypatch)
+    redshift = [(e.replace("share_of(", "billflow.redshift__share_of("), value) for e, value in SHARE_CASES]
+
+    (row,) = show(profiles, tmp_path, select_each(redshift))
+
+    assert dict(zip((e for e, _ in redshift), row, strict=True)) == dict(redshift)

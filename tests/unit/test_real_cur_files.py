@@ -7,16 +7,21 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.csv_cur import athena_column_name, csv_to_parquet
 from billflow.formats.manifest import Delivery
 from billflow.quality.gate import enforce_gate
+from billflow.staging.columns import MONEY, RAW_COLUMNS
 from billflow.staging.stage import read_candidate, stage_delivery
 from billflow.storage.local import LocalStore
 
 # shared/ lies beside the checkout (and beside CI's clone)
 EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
 FOCUS_CONVERTERS_CUR = EXTERNAL / "focus-converters" / "sample-anonymous-aws-export-dataset.csv"
+MONEY_COLUMNS = {name for name, sql_type in RAW_COLUMNS.items() if sql_type == MONEY}
 
 
 def test_csv_headers_take_athena_column_names():
@@ -59,3 +64,29 @@ def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_tota
     }
     assert sum(cost.values()).quantize(Decimal("0.01")) == Decimal("1.68")
     assert gate.passed
+
+
+KOKU = EXTERNAL / "koku"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        FOCUS_CONVERTERS_CUR,
+        KOKU / "2023-06-01.csv",
+        KOKU / "2023-06-01-not-final.csv",
+    ],
+    ids=lambda path: path.name,
+)
+def test_every_money_value_of_a_real_cur_file_is_read_exactly(tmp_path, path):
+    """Plain decimals and AWS's exponents (9.984E-7, 7.0E-10) land as the very decimals the file wrote."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    money = {header: athena_column_name(header) for header in rows[0] if athena_column_name(header) in MONEY_COLUMNS}
+
+    csv_to_parquet(path, tmp_path / "cur.parquet")
+
+    table = pq.read_table(tmp_path / "cur.parquet", columns=list(money.values()))
+    assert {table.schema.field(name).type for name in money.values()} == {pa.decimal128(38, 10)}
+    for header, name in money.items():
+        assert table.column(name).to_pylist() == [Decimal(row[header]) if row[header] else None for row in rows]

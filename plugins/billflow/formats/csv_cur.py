@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,9 +46,66 @@ def _timestamp_columns() -> set[str]:
     return {name for name, sql_type in RAW_COLUMNS.items() if sql_type == "timestamp"}
 
 
+# the staged money type: a value is read into it exactly or refused, never rounded
+MONEY_TYPE = pa.decimal128(38, 10)
+_MONEY_SCALE = 10
+# what Arrow reads as a decimal (Python's Decimal also takes ' 1', '1_000', 'NaN', ...)
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def parse_money(csv_path: str | Path, header: str, text: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A CUR money column from its text straight to decimal128(38, 10), never through a float.
+
+    AWS writes plain decimals and exponents (9.984E-7, 7.0E-10); an empty cell is null. A value that is
+    not a number, has a digit past the 10th decimal (it would be rounded) or does not fit is refused
+    with the file, the column, the data row and the value.
+    """
+    values = pc.if_else(pc.equal(text, ""), None, text)
+    try:
+        return pc.cast(values, MONEY_TYPE)
+    except pa.ArrowInvalid:
+        row = _first_unreadable(values)
+        value = values[row].as_py()
+        raise ValueError(
+            f"{csv_path}: column {header!r}, data row {row + 1}: {value!r} {_why_not_money(value)}"
+        ) from None
+
+
+def _casts(values: pa.ChunkedArray) -> bool:
+    try:
+        pc.cast(values, MONEY_TYPE)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _first_unreadable(values: pa.ChunkedArray) -> int:
+    """Index of the first value that does not cast, by halving: a few casts, not one per row."""
+    low, high = 0, len(values)  # the first bad value lies in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if _casts(values.slice(low, middle - low)):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _why_not_money(value: str) -> str:
+    if not _NUMBER.fullmatch(value):
+        return "is not a number"
+    number = Decimal(value)
+    with localcontext() as exact:
+        exact.prec = 100  # normalize() must not round a long value
+        if number.normalize().as_tuple().exponent < -_MONEY_SCALE:
+            return f"has more than {_MONEY_SCALE} decimals: decimal(38, {_MONEY_SCALE}) would round it"
+    return f"does not fit decimal(38, {_MONEY_SCALE}) (more than {38 - _MONEY_SCALE} digits before the point)"
+
+
 def csv_to_parquet(csv_path: str | Path, parquet_path: str | Path) -> int:
-    """Convert a CUR CSV to Parquet with Athena column names: money as double, dates as timestamps,
-    everything else as strings (ids keep their leading zeros). Returns the number of rows."""
+    """Convert a CUR CSV to Parquet with Athena column names: money as decimal128(38, 10) read exactly from
+    its text (parse_money), dates as timestamps, everything else as strings (ids keep their leading zeros).
+    Returns the number of rows."""
     with open(csv_path, newline="", encoding="utf-8") as handle:
         headers = next(csv.reader(handle))
     as_text = pacsv.ConvertOptions(column_types=dict.fromkeys(headers, pa.string()), strings_can_be_null=False)
@@ -55,10 +113,10 @@ def csv_to_parquet(csv_path: str | Path, parquet_path: str | Path) -> int:
     names = [athena_column_name(name) for name in table.column_names]
     money = {name for name, sql_type in RAW_COLUMNS.items() if sql_type == MONEY}
     columns = []
-    for name, column in zip(names, table.columns, strict=True):
+    for header, name, column in zip(table.column_names, names, table.columns, strict=True):
         text = pc.cast(column, pa.string())
         if name in money:
-            columns.append(pc.cast(pc.if_else(pc.equal(text, ""), None, text), pa.float64()))
+            columns.append(parse_money(csv_path, header, text))
         elif name in _timestamp_columns():
             columns.append(parse_timestamps(name, text))
         else:

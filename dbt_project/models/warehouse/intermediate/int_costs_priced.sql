@@ -32,6 +32,7 @@ joined as (
         coalesce(customers.basis, 'amortized') as basis,
         coalesce(customers.pass_through_discounts, true) as pass_through_discounts,
         coalesce(customers.pass_through_credits, true) as pass_through_credits,
+        coalesce(customers.pass_through_spp_discount, false) as pass_through_spp_discount,
         coalesce(customers.tax_mode, 'pass_through') as tax_mode,
         coalesce(customers.rerate_covered_usage, 'other_customers') as rerate_covered_usage,
         rule_matches.pricing_rule_id as matched_rule_id,
@@ -94,6 +95,7 @@ treated as (
                 when charge_category = 'tax' and tax_mode = 'rate' then 'replaced_by_tax_rate'
                 when pass_through_class = 'discount' and not pass_through_discounts then 'not_passed_through'
                 when pass_through_class = 'credit' and not pass_through_credits then 'not_passed_through'
+                when pass_through_class = 'spp_discount' and not pass_through_spp_discount then 'not_passed_through'
                 else 'billed'
             end
             as varchar(32)

@@ -32,6 +32,8 @@ in_force as (
         cast(customers.basis as varchar(16)) as basis,
         customers.pass_through_discounts,
         customers.pass_through_credits,
+        -- an empty cell is the default: the SPP discount is the partner's margin, not passed through
+        coalesce(customers.pass_through_spp_discount, false) as pass_through_spp_discount,
         cast(customers.rerate_covered_usage as varchar(16)) as rerate_covered_usage,
         cast(customers.support_mode as varchar(16)) as support_mode,
         cast(customers.support_pct as decimal(9, 4)) as support_pct,

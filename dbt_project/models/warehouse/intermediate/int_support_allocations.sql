@@ -1,7 +1,7 @@
 -- The AWS support charge of each payer, billing period and support product, shared among the
 -- customers of the payer by their eligible spend there (re-rated basis cost of usage and
--- commitments). Shares are exact to 1e-10 and the customer with the largest eligible spend takes
--- the remainder, so they add up to the pool. Without eligible spend the pool stays with the
+-- commitments). Each share is rounded half away from zero to 1e-10 (share_of) and the customer with
+-- the largest eligible spend takes the remainder, so they add up to the pool exactly. Without eligible spend the pool stays with the
 -- customer its rows are assigned to. support_mode says whether the share is billed (`reallocate`)
 -- or absorbed by the partner's own plan (`partner_plan`).
 with

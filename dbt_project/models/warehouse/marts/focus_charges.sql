@@ -17,21 +17,25 @@ service_categories as (
 
 ),
 
+line_item_types as (
+
+    select * from {{ ref('line_item_types') }}
+
+),
+
 with_units as (
 
     select
         staged.*,
+        -- from the charge category of the line item type (seed line_item_types): usage and every
+        -- discount of it (SPP, RI volume and distributor discounts too) -> Usage, commitments and
+        -- fees -> Purchase
         case
-            when staged.line_item_type in (
-                'Usage', 'DiscountedUsage', 'SavingsPlanCoveredUsage', 'SavingsPlanNegation',
-                'BundledDiscount', 'Discount', 'EdpDiscount', 'PrivateRateDiscount'
-            ) then 'Usage'
-            when staged.line_item_type in (
-                'Fee', 'RIFee', 'SavingsPlanRecurringFee', 'SavingsPlanUpfrontFee'
-            ) then 'Purchase'
-            when staged.line_item_type = 'Tax' then 'Tax'
-            when staged.line_item_type = 'Credit' then 'Credit'
-            -- Refund and any line item type AWS adds later: a correction or other adjustment
+            when line_item_types.charge_category in ('usage', 'discount') then 'Usage'
+            when line_item_types.charge_category in ('commitment', 'fee') then 'Purchase'
+            when line_item_types.charge_category = 'tax' then 'Tax'
+            when line_item_types.charge_category = 'credit' then 'Credit'
+            -- Refund and any line item type the seed does not declare: a correction or other adjustment
             else 'Adjustment'
         end as charge_category,
         -- a Refund bill corrects charges AWS invoiced in an earlier billing period
@@ -51,6 +55,8 @@ with_units as (
     from staged
     left join service_categories
         on staged.product_code = service_categories.product_code
+    left join line_item_types
+        on staged.line_item_type = line_item_types.line_item_type
 
 ),
 
