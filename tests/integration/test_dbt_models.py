@@ -48,12 +48,17 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys
+import yaml
+from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys, load_settings
+from billflow.control.release import CLOSE, Release, commit_release
 from billflow.control.schema import ensure_control_tables
 from billflow.engines.duckdb_database import DuckDBDatabase
 from billflow.rules import project_with_rules
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
-from dbt.cli.main import dbtRunner
+from billflow.staging.versions import VersionRef
+from billflow.storage.local import LocalStore
+from billflow.warehouse.build import prepare_warehouse_build
+from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it
@@ -121,7 +126,9 @@ class Warehouse:
     serving_path: Path
 
 
-def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_id: str | None) -> None:
+def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_id: str | None) -> VersionRef:
+    """The payer's staged version of PERIOD (cost and tag rows), where a load stages it."""
+    version = VersionRef(payer, PERIOD, f"20261001T060000000000Z-manifest-{payer}")
     records = [
         {
             "billing_period": PERIOD,
@@ -147,9 +154,8 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
         }
         for account, day, line_item_type, product, unblended, amortized, count in rows
     ]
-    partition = staged_root / "cur_daily" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
-    partition.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(records, schema=STAGED_SCHEMA), partition / "part-0.parquet")
+    (staged_root / version.cost_key).parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(records, schema=STAGED_SCHEMA), staged_root / version.cost_key)
     # cost by allocation tag: every row once per configured key (tagged by TAG_VALUES or untagged),
     # so each key reconciles
     tag_records = [
@@ -161,12 +167,12 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
         for key in allocation_tag_keys(RULES_DIR / "allocation_tag_keys.csv")
         for r in records
     ]
-    tags = staged_root / "cur_daily_tags" / f"payer={payer}" / f"period={PERIOD:%Y-%m}"
-    tags.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pylist(tag_records, schema=STAGED_TAG_SCHEMA), tags / "part-0.parquet")
+    (staged_root / version.tags_key).parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(tag_records, schema=STAGED_TAG_SCHEMA), staged_root / version.tags_key)
+    return version
 
 
-def _dbt(root: Path, *args: str) -> None:
+def _dbt(root: Path, *args: str) -> dbtRunnerResult:
     """Run dbt in-process with the embedded profiles; target/ and logs/ stay in `root`."""
     result = dbtRunner().invoke(
         [
@@ -188,6 +194,7 @@ def _dbt(root: Path, *args: str) -> None:
         if str(r.status) not in ("success", "pass")
     ]
     assert result.success, f"dbt {' '.join(args)} failed: {result.exception or failures}"
+    return result
 
 
 @pytest.fixture(scope="module")
@@ -195,8 +202,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
     root = tmp_path_factory.mktemp("billflow-dbt")
     project_with_rules(RULES_DIR, root / "project")
     staged_root = root / "staged"
-    _write_partition(staged_root, "111111111111", PAYER_1_ROWS, invoice_id="EUINUS26-000001")
-    _write_partition(staged_root, "222222222222", PAYER_2_ROWS, invoice_id=None)
+    versions = [
+        _write_partition(staged_root, "111111111111", PAYER_1_ROWS, invoice_id="EUINUS26-000001"),
+        _write_partition(staged_root, "222222222222", PAYER_2_ROWS, invoice_id=None),
+    ]
     env = {
         "BILLFLOW_HOME": str(root),
         "BILLFLOW_STAGED_URI": str(staged_root),
@@ -208,9 +217,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         for name, value in env.items():
             patch.setenv(name, value)
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        # as a load does: the staged versions go into a candidate warehouse, where dbt builds and tests
+        # (never released here: the tests read the candidate)
+        settings = load_settings()
+        prepare_warehouse_build(settings, LocalStore(staged_root), versions, "r20261001T060000000000Z")
         _dbt(root, "seed", "--target", "warehouse")
         _dbt(root, "build", "--select", "tag:warehouse", "--target", "warehouse")
-        yield Warehouse(root, Path(env["BILLFLOW_WAREHOUSE_PATH"]), Path(env["BILLFLOW_SERVING_PATH"]))
+        yield Warehouse(root, settings.warehouse_candidate_path, Path(env["BILLFLOW_SERVING_PATH"]))
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:
@@ -361,12 +374,22 @@ def test_cost_allocation_by_tag_splits_each_customers_cost(warehouse: Warehouse)
     assert daily["acme"] == [Decimal("108.25"), Decimal("120.5956789012"), 19]
 
 
+def serving_unit_tests() -> set[str]:
+    """The dbt unit tests of the serving models (models/serving/*.yml)."""
+    return {
+        test["name"]
+        for path in (DBT_PROJECT_DIR / "models" / "serving").glob("*.yml")
+        for test in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    }
+
+
 def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
+    # publish: the marts go into the serving shadow, where the serving models read them
     with duckdb.connect(str(warehouse.serving_path)) as con:
         con.execute(f"attach '{warehouse.warehouse_path}' as warehouse_db (read_only)")
-        con.execute("create schema published")
+        con.execute("create schema published_shadow")
         for mart in ("daily_costs", "invoice_lines", "invoices"):
-            con.execute(f"create table published.{mart} as select * from warehouse_db.marts.{mart}")
+            con.execute(f"create table published_shadow.{mart} as select * from warehouse_db.marts.{mart}")
         con.execute("detach warehouse_db")
     serving = DuckDBDatabase(warehouse.serving_path)
     try:
@@ -375,7 +398,8 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         serving.close()
     with duckdb.connect(str(warehouse.serving_path)) as con:
         con.execute(
-            "insert into billing_control.invoice_locks values ('acme', ?, ?, 'USD', ?, ?)",
+            "insert into billing_control.invoice_locks (customer_id, billing_period, invoice_number, currency_code, "
+            "total_amount, locked_at, release_id) values ('acme', ?, ?, 'USD', ?, ?, 'r20261008T120000000000Z')",
             [PERIOD, LOCK_NUMBER, LOCKED_TOTAL, LOCKED_AT],
         )
         con.executemany(
@@ -390,7 +414,17 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         patch.setenv("BILLFLOW_SERVING_PATH", str(warehouse.serving_path))
         patch.setenv("BILLFLOW_RULES_DIR", str(RULES_DIR))
         patch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        _dbt(warehouse.root, "build", "--select", "tag:serving", "--target", "serving")
+        # the serving models, their data tests and their dbt unit tests, built and tested in the shadow
+        built = _dbt(warehouse.root, "build", "--select", "tag:serving", "--target", "serving")
+    unit_tests = {r.node.name for r in built.result if r.node.resource_type == "unit_test"}
+    assert unit_tests == serving_unit_tests()
+    assert "restated_lines_are_adjusted_on_the_next_open_invoice" in unit_tests
+    # the release makes the tested shadow live
+    serving = DuckDBDatabase(warehouse.serving_path)
+    try:
+        commit_release(serving, Release("r20261008T120000000000Z", "test", CLOSE), now=LOCKED_AT)
+    finally:
+        serving.close()
 
     invoices = {
         row[0]: row[1:]

@@ -1,7 +1,7 @@
-"""The serving database on PostgreSQL (compose stack; Aurora PostgreSQL on AWS): the load ledger,
-invoice locks, restatement adjustments, the migration of earlier control tables and publishing pass
-the very tests the embedded DuckDB adapter passes
-(tests/contracts), on a throw-away cluster started by tests/integration/conftest.py.
+"""The serving database on PostgreSQL (compose stack; Aurora PostgreSQL on AWS): the load ledger, the
+monthly close's invoice locks, the run lock, releases, the migration of earlier control tables and
+publishing pass the very tests the embedded DuckDB adapter passes (tests/contracts), on a throw-away
+cluster started by tests/integration/conftest.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Restatement after lock (rule 11) end to end in the serving database: monthly close -> re-published
-(restated) marts -> dbt serving build, on the embedded DuckDB file and on PostgreSQL (the compose
-profile against the throw-away cluster of tests/integration/conftest.py).
+"""Restatement after lock (rule 11) end to end in the serving database, on the embedded DuckDB file and on
+PostgreSQL (the compose profile against the throw-away cluster of tests/integration/conftest.py), in the
+flow of the pipeline: a daily load publishes the (restated) marts into the serving shadow, dbt builds and
+tests the serving models there and one release makes it all live; the monthly close locks from that tested
+shadow, rebuilds it with the new locks and releases it. Every assertion reads the live `billing` schema
+or the control tables.
 
 acme (figures by hand, USD, every line charge category usage and rule list-price but the tax line):
 
@@ -12,28 +15,36 @@ acme (figures by hand, USD, every line charge category usage and rule list-price
 
 globex: September locked at S3 30.00, restated 31.00 with no open invoice later: +1.00 pending, then
 carried by November (S3 12.00 + 1.00 = 13.00).
+
+All cost is on one payer, whose CUR of a month is final once the month's invoices are: the restatement of
+September comes with October's final CUR, the second one with November's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import astuple
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from billflow.billing.close import lock_final_invoices, restatement_adjustments
+from billflow.billing.close import ClosePolicy, lock_final_invoices
 from billflow.config import DBT_PROJECT_DIR, load_settings
+from billflow.control.release import CLOSE, LOAD, Release, commit_release, latest_release_id
+from billflow.control.schema import ensure_control_tables
+from billflow.control.versions import StagedVersion
 from billflow.engines.database import Database
 from billflow.engines.duckdb_database import DuckDBDatabase
 from billflow.engines.postgres_database import PostgresDatabase
+from billflow.formats.manifest import Delivery
 from billflow.serving.publish import publish_marts
+from billflow.staging.versions import VersionRef
 from dbt.cli.main import dbtRunner
 
 SEPT, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 MONEY, AMOUNT = pa.decimal128(38, 10), pa.decimal128(18, 2)
+PAYER, ACCOUNT = "111111111111", "100000000001"
 
 # (customer, period, product_code, charge_category, pricing_rule_id, amount)
 Line = tuple[str, date, str, str, str, str]
@@ -43,22 +54,29 @@ def ec2(customer: str, period: date, amount: str) -> Line:
     return (customer, period, "AmazonEC2", "usage", "list-price", amount)
 
 
-def marts(lines: list[Line], final: set[tuple[str, date]]) -> dict[str, pa.Table]:
-    """The three published marts for these invoice lines (invoice total = sum of its lines)."""
+def marts(lines: list[Line], final: set[date]) -> dict[str, pa.Table]:
+    """The three published marts for these invoice lines (invoice total = sum of its lines; each line's
+    cost on one day of the payer; every invoice priced with its own month's fx rate)."""
     invoices: dict[tuple[str, date], list[Decimal]] = {}
     for customer, period, *_, amount in lines:
         invoices.setdefault((customer, period), []).append(Decimal(amount))
     keys = sorted(invoices)
+    costs = pa.array([Decimal(line[5]) for line in lines], MONEY)
     return {
         "daily_costs": pa.table(
             {
-                "billing_period": pa.array([], pa.date32()),
-                "usage_date": pa.array([], pa.date32()),
-                **{name: pa.array([], pa.string()) for name in ("customer_id", "payer_account_id")},
-                **{name: pa.array([], pa.string()) for name in ("usage_account_id", "product_code")},
-                **{name: pa.array([], pa.string()) for name in ("charge_category", "currency_code")},
-                **{name: pa.array([], MONEY) for name in ("unblended_cost", "amortized_cost", "billed_cost")},
-                "line_item_count": pa.array([], pa.int64()),
+                "billing_period": [line[1] for line in lines],
+                "usage_date": [line[1] for line in lines],
+                "customer_id": [line[0] for line in lines],
+                "payer_account_id": [PAYER] * len(lines),
+                "usage_account_id": [ACCOUNT] * len(lines),
+                "product_code": [line[2] for line in lines],
+                "charge_category": [line[3] for line in lines],
+                "currency_code": ["USD"] * len(lines),
+                "unblended_cost": costs,
+                "amortized_cost": costs,
+                "billed_cost": costs,
+                "line_item_count": pa.array([1] * len(lines), pa.int64()),
             }
         ),
         "invoice_lines": pa.table(
@@ -70,9 +88,9 @@ def marts(lines: list[Line], final: set[tuple[str, date]]) -> dict[str, pa.Table
                 "pricing_rule_id": [line[4] for line in lines],
                 "line_source": ["aws"] * len(lines),
                 "currency_code": ["USD"] * len(lines),
-                "amortized_cost": pa.array([Decimal(line[5]) for line in lines], MONEY),
+                "amortized_cost": costs,
                 "adjustment_pct": pa.array([Decimal(0)] * len(lines), pa.decimal128(9, 4)),
-                "billed_cost": pa.array([Decimal(line[5]) for line in lines], MONEY),
+                "billed_cost": costs,
                 "amount": pa.array([Decimal(line[5]) for line in lines], AMOUNT),
             }
         ),
@@ -82,14 +100,30 @@ def marts(lines: list[Line], final: set[tuple[str, date]]) -> dict[str, pa.Table
                 "customer_name": [c.title() for c, _ in keys],
                 "billing_period": [p for _, p in keys],
                 "currency_code": ["USD"] * len(keys),
+                "fx_rate_period": [p for _, p in keys],
                 "line_count": [len(invoices[k]) for k in keys],
                 "amortized_cost": pa.array([sum(invoices[k]) for k in keys], MONEY),
                 "total_amount": pa.array([sum(invoices[k]) for k in keys], AMOUNT),
-                "is_cur_final": [k in final for k in keys],
+                "is_cur_final": [p in final for _, p in keys],
                 "status": ["provisional"] * len(keys),
             }
         ),
     }
+
+
+def staged_version(period: date, release: int, final: bool) -> tuple[StagedVersion, Delivery]:
+    """The payer's CUR of `period` as staged by the load of release number `release`."""
+    manifest_id = f"m-{release}"
+    ref = VersionRef(PAYER, period, f"202612{release:02d}T060000000000Z-{manifest_id}")
+    key = f"{PAYER}/r/{period:%Y-%m}/r-Manifest.json"
+    version = StagedVersion(ref, manifest_id, key, "legacy", 1, 1, Decimal("1.00"), final)
+    return version, Delivery(PAYER, period, manifest_id, "legacy", "r", key, ("s3://b/k",))
+
+
+def september_adjustment(customer, carried_by, product, rule, published, locked, adjusted, amount) -> tuple:
+    """A row of Serving.adjustments() restating September; carried_by None: pending."""
+    money = (Decimal(published), Decimal(locked), Decimal(adjusted), Decimal(amount))
+    return (customer, carried_by, SEPT, product, rule, carried_by is None, *money)
 
 
 class Serving:
@@ -97,28 +131,62 @@ class Serving:
 
     def __init__(self, root: Path, connect: Callable[[], Database]) -> None:
         self.root, self.connect = root, connect
+        self.releases = 0
 
-    def publish(self, lines: list[Line], final: set[tuple[str, date]]) -> None:
-        """The warehouse marts are rebuilt (restated) and published, as the daily load does."""
+    def next_release_id(self) -> str:
+        self.releases += 1
+        return f"r202612{self.releases:02d}T060000000000Z"
+
+    def load(self, lines: list[Line], final: set[date], unit_tests: bool = False) -> None:
+        """A daily load: the (restated) marts are published into the serving shadow, the serving models
+        are built and tested there, and one release makes both shadows and the payer's new staged
+        versions (one per billing period) live."""
         warehouse = DuckDBDatabase(self.root / "warehouse.duckdb")
         serving = self.connect()
         try:
+            ensure_control_tables(serving)
             warehouse.replace_tables("marts", marts(lines, final))
             publish_marts(warehouse, serving)
         finally:
             warehouse.close()
             serving.close()
+        self.build(unit_tests)
+        release_id = self.next_release_id()
+        periods = sorted({line[1] for line in lines})
+        versions = tuple(staged_version(period, self.releases, period in final) for period in periods)
+        self.commit(Release(release_id, "load", LOAD, tuple(v for v, _ in versions), tuple(d for _, d in versions)))
 
-    def lock(self, as_of: date) -> list[str]:
+    def close(self, as_of: date, release: bool = True) -> list[str]:
+        """The monthly close: lock from the tested serving shadow (the load just built and released it
+        from the same inputs), rebuild and test the shadow with the new locks, release it. Without
+        `release`, the next load's build and release make the locks live (a dbt build less)."""
         serving = self.connect()
         try:
-            return [i.invoice_number for i in lock_final_invoices(serving, as_of, datetime(as_of.year, as_of.month, 8))]
+            result = lock_final_invoices(
+                serving,
+                as_of,
+                ClosePolicy({}),
+                release_id=latest_release_id(serving),
+                locked_at=datetime(as_of.year, as_of.month, as_of.day, 6),
+            )
+        finally:
+            serving.close()
+        assert result.blocked == [], [b.describe() for b in result.blocked]
+        if release:
+            self.build()
+            self.commit(Release(self.next_release_id(), "close", CLOSE))
+        return [i.invoice_number for i in result.locked]
+
+    def commit(self, release: Release) -> None:
+        serving = self.connect()
+        try:
+            commit_release(serving, release, now=datetime(2026, 12, 1, 6))
         finally:
             serving.close()
 
     def build(self, unit_tests: bool = False) -> None:
-        """`dbt build --select tag:serving` as the pipeline runs it (models and data tests); the dbt unit
-        tests of the serving models run once per backend (they do not read the data)."""
+        """`dbt build --select tag:serving` into the shadow, as the pipeline runs it (models and data
+        tests); the dbt unit tests of the serving models run once per backend (they do not read the data)."""
         settings = load_settings()
         args = ["build", "--select", "tag:serving", "--target", "serving", "--quiet"]
         args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
@@ -132,6 +200,8 @@ class Serving:
             if str(r.status) not in ("success", "pass")
         ]
         assert result.success, f"dbt build failed: {failed or result.exception}"
+        if unit_tests:
+            assert any(r.node.resource_type == "unit_test" for r in result.result), "no dbt unit test ran"
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
         serving = self.connect()
@@ -156,19 +226,16 @@ class Serving:
             (customer, period),
         )
 
-    def python_and_dbt_agree(self) -> None:
-        """The close freezes what the serving model shows (billflow.billing.close, same logic)."""
-        serving = self.connect()
-        try:
-            python = [astuple(a) for a in restatement_adjustments(serving)]
-        finally:
-            serving.close()
-        dbt = self.rows(
-            "select customer_id, billing_period, adjusts_billing_period, product_code, charge_category, "
-            "pricing_rule_id, currency_code, amount from billing.restatement_adjustments"
+    def adjustments(self) -> list[tuple]:
+        """billing.restatement_adjustments: (customer, carried by, adjusts, product, rule, pending,
+        published, locked, adjusted, amount); charge category usage and currency USD checked too."""
+        rows = self.rows(
+            "select customer_id, billing_period, adjusts_billing_period, product_code, pricing_rule_id, is_pending, "
+            "published_amount, locked_amount, adjusted_amount, amount, charge_category, currency_code, line_source "
+            "from billing.restatement_adjustments order by customer_id, product_code"
         )
-        assert python, "nothing to compare"
-        assert sorted(python, key=repr) == sorted(dbt, key=repr)
+        assert {row[10:] for row in rows} <= {("usage", "USD", "adjustment")}
+        return [row[:10] for row in rows]
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -203,23 +270,22 @@ def test_a_restated_locked_month_is_adjusted_on_the_next_open_invoice_and_frozen
         ("acme", SEPT, "AmazonEC2", "tax", "tax_pass_through", "8.00"),
         ("globex", SEPT, "AmazonS3", "usage", "globex-s3", "30.00"),
     ]
-    serving.publish([*september, ec2("acme", OCT, "70.00")], {("acme", SEPT), ("globex", SEPT)})
-    assert serving.lock(date(2026, 10, 8)) == ["BF-202609-0001", "BF-202609-0002"]
+    serving.load([*september, ec2("acme", OCT, "70.00")], {SEPT})
+    assert serving.close(date(2026, 10, 8), release=False) == ["BF-202609-0001", "BF-202609-0002"]
     locked_september = [
         ("AmazonEC2", "aws", None, Decimal("8.00")),
         ("AmazonEC2", "aws", None, Decimal("100.00")),
         ("AmazonS3", "aws", None, Decimal("20.00")),
     ]
 
-    # AWS restates September
+    # AWS restates September (with October's final CUR)
     restated = [
         ec2("acme", SEPT, "110.50"),
         ("acme", SEPT, "AmazonEC2", "tax", "tax_pass_through", "8.00"),
         ("acme", SEPT, "AWSLambda", "usage", "list-price", "5.25"),
         ("globex", SEPT, "AmazonS3", "usage", "globex-s3", "31.00"),
     ]
-    serving.publish([*restated, ec2("acme", OCT, "70.00")], {("acme", SEPT), ("globex", SEPT)})
-    serving.build(unit_tests=True)
+    serving.load([*restated, ec2("acme", OCT, "70.00")], {SEPT, OCT}, unit_tests=True)
 
     invoices = serving.invoices()
     # status, number, total, lines, adjustments: the locked invoices do not move
@@ -233,16 +299,20 @@ def test_a_restated_locked_month_is_adjusted_on_the_next_open_invoice_and_frozen
         ("AmazonS3", "adjustment", SEPT, Decimal("-20.00")),
         ("AmazonEC2", "aws", None, Decimal("70.00")),
     ]
+    # the tax line is unchanged (8.00 - 8.00): no adjustment
+    assert serving.adjustments() == [
+        september_adjustment("acme", OCT, "AWSLambda", "list-price", "5.25", "0.00", "0.00", "5.25"),
+        september_adjustment("acme", OCT, "AmazonEC2", "list-price", "110.50", "100.00", "0.00", "10.50"),
+        september_adjustment("acme", OCT, "AmazonS3", "list-price", "0.00", "20.00", "0.00", "-20.00"),
+        september_adjustment("globex", None, "AmazonS3", "globex-s3", "31.00", "30.00", "0.00", "1.00"),
+    ]
     assert serving.rows(
         "select customer_id, adjusts_billing_period, product_code, published_amount, locked_amount, amount "
         "from billing.pending_adjustments"
     ) == [("globex", SEPT, "AmazonS3", Decimal("31.00"), Decimal("30.00"), Decimal("1.00"))]
-    serving.python_and_dbt_agree()
 
-    # October is final: locking it freezes the adjustments it carries
-    serving.publish([*restated, ec2("acme", OCT, "70.00")], {("acme", SEPT), ("globex", SEPT), ("acme", OCT)})
-    assert serving.lock(date(2026, 11, 8)) == ["BF-202610-0001"]
-    serving.build()
+    # October is closed: locking it from the tested shadow freezes the adjustments it carries
+    assert serving.close(date(2026, 11, 8)) == ["BF-202610-0001"]
 
     invoices = serving.invoices()
     assert invoices[("acme", OCT)] == ("final", "BF-202610-0001", Decimal("65.75"), 4, Decimal("-4.25"))
@@ -256,11 +326,11 @@ def test_a_restated_locked_month_is_adjusted_on_the_next_open_invoice_and_frozen
     assert serving.rows(
         "select total_amount from billing_control.invoice_locks where invoice_number = 'BF-202610-0001'"
     ) == [(Decimal("65.75"),)]
-    assert serving.rows("select customer_id, amount from billing.restatement_adjustments") == [
-        ("globex", Decimal("1.00"))
+    assert serving.adjustments() == [
+        september_adjustment("globex", None, "AmazonS3", "globex-s3", "31.00", "30.00", "0.00", "1.00"),
     ]
 
-    # a second restatement of September: only the remaining difference, on November
+    # a second restatement of September (with November's final CUR): only the remaining difference, on November
     restated_again = [
         ec2("acme", SEPT, "112.00"),
         ("acme", SEPT, "AmazonS3", "usage", "list-price", "3.00"),
@@ -271,9 +341,7 @@ def test_a_restated_locked_month_is_adjusted_on_the_next_open_invoice_and_frozen
         ec2("acme", NOV, "80.00"),
         ("globex", NOV, "AmazonS3", "usage", "globex-s3", "12.00"),
     ]
-    final = {("acme", SEPT), ("globex", SEPT), ("acme", OCT)}
-    serving.publish(restated_again, final)
-    serving.build()
+    serving.load(restated_again, {SEPT, OCT, NOV})
 
     invoices = serving.invoices()
     assert invoices[("acme", SEPT)] == ("final", "BF-202609-0001", Decimal("128.00"), 3, Decimal("0.00"))
@@ -287,15 +355,27 @@ def test_a_restated_locked_month_is_adjusted_on_the_next_open_invoice_and_frozen
         ("AmazonEC2", "aws", None, Decimal("80.00")),
     ]
     assert invoices[("globex", NOV)] == ("provisional", None, Decimal("13.00"), 2, Decimal("1.00"))
+    # EC2 112.00 - 100.00 - 10.50; S3 3.00 - 20.00 + 20.00; Lambda 5.25 - 0 - 5.25 = 0 (no row)
+    assert serving.adjustments() == [
+        september_adjustment("acme", NOV, "AmazonEC2", "list-price", "112.00", "100.00", "10.50", "1.50"),
+        september_adjustment("acme", NOV, "AmazonS3", "list-price", "3.00", "20.00", "-20.00", "3.00"),
+        september_adjustment("globex", NOV, "AmazonS3", "globex-s3", "31.00", "30.00", "0.00", "1.00"),
+    ]
     assert serving.rows("select count(*) from billing.pending_adjustments") == [(0,)]
-    serving.python_and_dbt_agree()
 
     # November is locked with its adjustments; nothing is left to adjust
-    serving.publish(restated_again, {*final, ("acme", NOV), ("globex", NOV)})
-    assert serving.lock(date(2026, 12, 8)) == ["BF-202611-0001", "BF-202611-0002"]
-    serving.build()
+    assert serving.close(date(2026, 12, 8)) == ["BF-202611-0001", "BF-202611-0002"]
 
     invoices = serving.invoices()
     assert invoices[("acme", NOV)] == ("final", "BF-202611-0001", Decimal("84.50"), 3, Decimal("4.50"))
     assert invoices[("globex", NOV)] == ("final", "BF-202611-0002", Decimal("13.00"), 2, Decimal("1.00"))
-    assert serving.rows("select count(*) from billing.restatement_adjustments") == [(0,)]
+    assert serving.adjustments() == []
+    assert serving.rows(
+        "select invoice_number, total_amount, release_id from billing_control.invoice_locks order by invoice_number"
+    ) == [
+        ("BF-202609-0001", Decimal("128.00"), "r20261201T060000000000Z"),
+        ("BF-202609-0002", Decimal("30.00"), "r20261201T060000000000Z"),
+        ("BF-202610-0001", Decimal("65.75"), "r20261202T060000000000Z"),
+        ("BF-202611-0001", Decimal("84.50"), "r20261204T060000000000Z"),
+        ("BF-202611-0002", Decimal("13.00"), "r20261204T060000000000Z"),
+    ]

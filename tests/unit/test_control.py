@@ -1,5 +1,5 @@
-"""Load ledger, invoice locks, restatement adjustments and the migration of earlier control tables in the
-serving database, on the embedded DuckDB adapter.
+"""Load ledger, the monthly close's invoice locks, the run lock, releases and the migration of earlier control
+tables in the serving database, on the embedded DuckDB adapter.
 
 The tests live in tests/contracts/control_tables.py, releases.py and restatement.py:
 tests/integration/test_postgres_serving.py runs the same ones on PostgreSQL.

@@ -6,7 +6,8 @@
 -- frozen on later locked invoices (a line missing on one side counts 0). A non-zero amount goes to
 -- the customer's next open invoice: the earliest billing period after P with a published invoice
 -- of the customer that is not locked; billing_period is null (pending) while there is none.
--- billflow.billing.close.RESTATEMENT_ADJUSTMENTS_SQL freezes them with the same logic.
+-- This model is the only place of the rule: the monthly close (billflow.billing.close) locks an
+-- open invoice with the adjustment lines the tested serving_invoice_lines shows from it.
 with
 
 published_invoices as (
