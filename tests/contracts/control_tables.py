@@ -168,7 +168,7 @@ def make_live(serving, payer: str, period: date, final: bool = True, manifest_id
 
 def lock(serving, as_of: date, policy: ClosePolicy | None = None, release_id: str = RELEASE) -> CloseResult:
     locked_at = datetime(as_of.year, as_of.month, as_of.day, 6)
-    return lock_final_invoices(serving, as_of, policy, release_id=release_id, locked_at=locked_at)
+    return lock_final_invoices(serving, as_of, policy or ClosePolicy({}), release_id=release_id, locked_at=locked_at)
 
 
 def locks(serving) -> list[tuple]:

@@ -1,4 +1,4 @@
-"""Publishing copies the warehouse marts (DuckDB) into the serving database, whole and to the cent,
+"""Publishing copies the warehouse marts (DuckDB) into the serving shadow (published_shadow), whole and to the cent,
 on every serving adapter."""
 
 from datetime import date
@@ -46,9 +46,11 @@ def test_publishing_twice_leaves_one_copy_with_the_same_totals(tmp_path, serving
     assert first == second
     assert second.rows == {"daily_costs": 2, "invoice_lines": 1, "invoices": 1}
     assert second.billing_periods == ["2026-09"]
-    assert serving.fetch_all("select sum(billed_cost) from published.daily_costs") == [(Decimal("30.0000000000"),)]
+    assert serving.fetch_all("select sum(billed_cost) from published_shadow.daily_costs") == [
+        (Decimal("30.0000000000"),)
+    ]
     assert (
-        str(serving.fetch_arrow("select * from published.daily_costs").schema.field("billed_cost").type)
+        str(serving.fetch_arrow("select * from published_shadow.daily_costs").schema.field("billed_cost").type)
         == "decimal128(38, 10)"
     )
     warehouse.close()
@@ -64,7 +66,7 @@ def test_a_new_publication_replaces_the_old_figures(tmp_path, serving):
 
     publish_marts(warehouse, serving)
 
-    assert serving.fetch_all("select total_amount from published.invoices") == [(Decimal("31.00"),)]
+    assert serving.fetch_all("select total_amount from published_shadow.invoices") == [(Decimal("31.00"),)]
     warehouse.close()
 
 
@@ -83,19 +85,21 @@ def test_decimals_keep_their_precision_and_type_through_the_copy(tmp_path, servi
 
     publish_marts(warehouse, serving)
 
-    assert serving.fetch_all("select billed_cost from published.daily_costs order by billed_cost") == [
+    assert serving.fetch_all("select billed_cost from published_shadow.daily_costs order by billed_cost") == [
         (Decimal(cost),) for cost in sorted(EXTREME_COSTS, key=Decimal)
     ]
-    assert serving.fetch_all("select sum(billed_cost) from published.daily_costs") == [
+    assert serving.fetch_all("select sum(billed_cost) from published_shadow.daily_costs") == [
         (Decimal("24691356902469135690246912.4691358013"),)
     ]
-    assert serving.fetch_all("select total_amount from published.invoices") == [(Decimal("9999999999999999.99"),)]
+    assert serving.fetch_all("select total_amount from published_shadow.invoices") == [
+        (Decimal("9999999999999999.99"),)
+    ]
     assert serving.fetch_all(
         "select column_name, numeric_precision, numeric_scale from information_schema.columns "
         "where table_schema = 'published' and column_name in ('billed_cost', 'amount', 'total_amount') "
         "order by column_name"
     ) == [("amount", 18, 2), ("billed_cost", 38, 10), ("total_amount", 18, 2)]
-    copied = serving.fetch_arrow("select * from published.daily_costs order by billed_cost")
+    copied = serving.fetch_arrow("select * from published_shadow.daily_costs order by billed_cost")
     assert copied.schema.field("billed_cost").type == MONEY
     assert copied.schema.field("billing_period").type == pa.date32()
     assert copied.column("billed_cost").to_pylist() == [Decimal(cost) for cost in sorted(EXTREME_COSTS, key=Decimal)]
@@ -120,7 +124,7 @@ def test_an_empty_mart_is_published_with_its_column_types(tmp_path, serving):
 
     assert result.rows == {"daily_costs": 0, "invoice_lines": 0, "invoices": 0}
     assert result.billing_periods == []
-    empty = serving.fetch_arrow("select * from published.invoices")
+    empty = serving.fetch_arrow("select * from published_shadow.invoices")
     assert empty.num_rows == 0
     assert empty.schema.field("total_amount").type == AMOUNT
     warehouse.close()
@@ -138,5 +142,5 @@ def test_a_failed_publication_leaves_the_previous_copy_in_place(tmp_path, servin
     with pytest.raises(TypeError, match="money must be decimal"):
         serving.replace_tables("published", {"invoices": restated, "invoice_lines": floats})
 
-    assert serving.fetch_all("select total_amount from published.invoices") == [(Decimal("30.00"),)]
-    assert serving.fetch_all("select amount from published.invoice_lines") == [(Decimal("30.00"),)]
+    assert serving.fetch_all("select total_amount from published_shadow.invoices") == [(Decimal("30.00"),)]
+    assert serving.fetch_all("select amount from published_shadow.invoice_lines") == [(Decimal("30.00"),)]

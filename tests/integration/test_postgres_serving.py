@@ -113,6 +113,7 @@ def test_the_compose_init_script_and_connection_give_billflow_its_own_database(p
             ("invoice_locks", "total_amount", "numeric", 18, 2),
             ("load_ledger", "unblended_cost", "numeric", 38, 10),
             ("locked_invoice_lines", "amount", "numeric", 18, 2),
+            ("staged_versions", "unblended_cost", "numeric", 38, 10),
         ]
         owner.replace_tables("published", {"t": pa.table({"x": pa.array([Decimal("1.5")], pa.decimal128(38, 10))})})
         assert owner.fetch_all("select x from published.t") == [(Decimal("1.5000000000"),)]

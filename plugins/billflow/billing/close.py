@@ -179,8 +179,10 @@ def check_close_preconditions(
     live = live_version_facts(serving)
     for payer in sorted(set(before) | set(on_payer)):
         facts = live.get((payer, period))
-        if facts is None:
+        if facts is None and payer in before:
             why = f"payer {payer} delivered {month_before(period):%Y-%m} but no CUR for {period:%Y-%m} is loaded"
+        elif facts is None:
+            why = f"payer {payer} has published cost in {period:%Y-%m} but no loaded CUR of that month"
         elif not facts[1]:
             why = f"payer {payer}'s loaded CUR for {period:%Y-%m} (manifest {facts[0]}) is not final yet"
         else:
@@ -212,7 +214,7 @@ def check_close_preconditions(
 def lock_final_invoices(
     serving: Database,
     as_of: date,
-    policy: ClosePolicy | None = None,
+    policy: ClosePolicy,
     *,
     release_id: str | None = None,
     locked_at: datetime | None = None,
@@ -227,12 +229,14 @@ def lock_final_invoices(
     restatement adjustments it carries); the locked total is the model's total and must equal the lines.
     """
     ensure_control_tables(serving)
-    policy = policy or ClosePolicy({})
     stamp = (locked_at or datetime.now(UTC)).replace(tzinfo=None)
     rows = serving.fetch_all(
-        f"""select customer_id, billing_period, currency_code, total_amount from {shadow}.invoices
-        where status = 'provisional' and is_cur_final and customer_id <> ?
-        order by billing_period, customer_id""",
+        f"""select i.customer_id, i.billing_period, i.currency_code, i.total_amount from {shadow}.invoices as i
+        where i.status = 'provisional' and i.is_cur_final and i.customer_id <> ?
+          and not exists (
+              select 1 from {CONTROL_SCHEMA}.invoice_locks as l
+              where l.customer_id = i.customer_id and l.billing_period = i.billing_period)
+        order by i.billing_period, i.customer_id""",
         (UNASSIGNED_CUSTOMER,),
     )
     due = [row for row in rows if month_after(row[1]) <= as_of]

@@ -136,6 +136,10 @@ def ensure_control_tables(db: Database) -> None:
     for table, column, sql_type in ADDED_COLUMNS:
         if column not in table_columns(db, CONTROL_SCHEMA, table):
             db.execute(f"alter table {CONTROL_SCHEMA}.{table} add column {column} {sql_type}")
+    # an invoice number is issued once (a missing lock row must never let a number be reused silently)
+    db.execute(
+        f"create unique index if not exists invoice_locks_number on {CONTROL_SCHEMA}.invoice_locks (invoice_number)"
+    )
     db.execute(
         f"insert into {CONTROL_SCHEMA}.run_lock (lock_name) select 'billflow' "
         f"where not exists (select 1 from {CONTROL_SCHEMA}.run_lock where lock_name = 'billflow')"
