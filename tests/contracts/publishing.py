@@ -96,7 +96,7 @@ def test_decimals_keep_their_precision_and_type_through_the_copy(tmp_path, servi
     ]
     assert serving.fetch_all(
         "select column_name, numeric_precision, numeric_scale from information_schema.columns "
-        "where table_schema = 'published' and column_name in ('billed_cost', 'amount', 'total_amount') "
+        "where table_schema = 'published_shadow' and column_name in ('billed_cost', 'amount', 'total_amount') "
         "order by column_name"
     ) == [("amount", 18, 2), ("billed_cost", 38, 10), ("total_amount", 18, 2)]
     copied = serving.fetch_arrow("select * from published_shadow.daily_costs order by billed_cost")
