@@ -484,11 +484,15 @@ def test_null_money_a_line_type_does_not_need_passes(tmp_path):
 def test_many_null_costs_are_counted_with_three_examples(tmp_path):
     table = with_values(raw_table(), "line_item_unblended_cost", {row: None for row in range(0, 12, 2)})
 
-    failures = gate_failures(tmp_path, table)
-
-    assert failures[0] == (
-        f"  - file {KEY}: 6 lines with a null line_item_unblended_cost (e.g. line items 'li-01', 'li-03', 'li-05')"
-    )
+    assert gate_failures(tmp_path, table) == [
+        f"  - file {KEY}: 6 lines with a null line_item_unblended_cost (e.g. line items 'li-01', 'li-03', 'li-05')",
+        # the types whose only lines lost their cost: the raw total is null where staging read 0
+        "  - line item type RIFee: cannot compare unblended cost: raw total is null",
+        "  - line item type SavingsPlanCoveredUsage: cannot compare unblended cost: raw total is null",
+        "  - line item type SavingsPlanRecurringFee: cannot compare unblended cost: raw total is null",
+        "  - line item type Tax: cannot compare unblended cost: raw total is null",
+        "  - line item type Tax: cannot compare amortized cost: raw total is null",
+    ]
 
 
 # ---------------------------------------------------------------- values staging cannot read
@@ -548,13 +552,17 @@ def test_a_corrupt_parquet_file_stops_staging_naming_the_file(tmp_path):
 
 
 def test_an_engine_error_while_staging_names_the_delivery_and_its_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(stage, "render_stage_sql", lambda raw_lines, delivery: "select 1 / 0 as x from nowhere")
+    def fails(self, sql, destination_uri):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(DuckDBEngine, "copy_to_parquet", fails)
 
     with pytest.raises(StagingError) as failed:
-        stage_files(tmp_path, raw_table())
+        stage_files(tmp_path, raw_table(), raw_table().slice(0, 0))
 
-    assert str(failed.value).startswith(
-        f"cannot stage payer {PAYER}, period 2026-09, manifest {MANIFEST}, file {KEY}: CatalogException: "
+    assert str(failed.value) == (
+        f"cannot stage payer {PAYER}, period 2026-09, manifest {MANIFEST}, files {KEY}, {KEY_2}: "
+        "OSError: No space left on device"
     )
     assert LocalStore(tmp_path / "staged").list_keys() == []
 
@@ -592,7 +600,7 @@ def test_the_raw_inspection_sql_carries_to_trino_for_athena():
 
     relation = "cur_raw.lines"
     present = set(raw_table().column_names) | {raw_checks.FILE_COLUMN}
-    sql, flags = raw_checks.render_inspection_sql(relation, present, stage.fragment("amortized_cost"))
+    sql, counts = raw_checks.render_inspection_sql(relation, present, stage.fragment("amortized_cost"))
     for text in (
         sql,
         raw_checks.render_duplicate_keys_sql(relation, "trino"),
@@ -601,7 +609,7 @@ def test_the_raw_inspection_sql_carries_to_trino_for_athena():
     ):
         sqlglot.transpile(text, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)
     assert "TRY_CAST" in sqlglot.transpile(sql, read="duckdb", write="trino")[0]
-    assert sorted(set(flags.values())) == sorted(
+    assert sorted(set(counts.values())) == sorted(
         {f"unreadable:{c}" for c, t in stage.RAW_COLUMNS.items() if t in ("decimal(38, 10)", "timestamp")}
         | {f"null:{c}" for columns in REQUIRED_MONEY.values() for c in columns}
         | {"negative_usage"}

@@ -257,8 +257,8 @@ def _raw(column: str) -> str:
 def render_inspection_sql(relation: str, present: set[str], amortized_cost: str) -> tuple[str, dict[str, str]]:
     """raw_inspection.sql over `relation` (which has FILE_COLUMN) whose files have the `present` columns.
 
-    Returns the SQL and, per flag column it sums, what the flag counts ('unreadable:<column>',
-    'null:<column>', 'negative_usage')."""
+    Returns the SQL and, per count column it adds, what it counts: 'unreadable:<column>' (values that
+    are not numbers or timestamps), 'null:<column>' (lines without a value), 'negative_usage'."""
     items = [f"{_raw(FILE_COLUMN)} as source_file"]
     for column in ("line_item_line_item_type", "line_item_currency_code"):
         items.append(f"cast({_raw(column)} as varchar) as {column}")
@@ -269,37 +269,42 @@ def render_inspection_sql(relation: str, present: set[str], amortized_cost: str)
     for column in sorted(BLANK_IS_NULL - {"bill_invoice_id"}):
         value = f"nullif(cast({_raw(column)} as varchar), '')" if column in present else "cast(null as varchar)"
         items.append(f"{value} as {column}")
-    flags: dict[str, str] = {}
+    counts: dict[str, str] = {}
+    expressions: list[str] = []
 
-    def flag(meaning: str, condition: str) -> None:
-        name = f"flag_{len(flags)}"
-        flags[name] = meaning
-        items.append(f"case when {condition} then 1 else 0 end as {name}")
+    def count(meaning: str, expression: str) -> None:
+        name = f"count_{len(counts)}"
+        counts[name] = meaning
+        expressions.append(f"{expression} as {name}")
 
+    raw_names: dict[str, str] = {}
+    for column in sorted({c for columns in REQUIRED_MONEY.values() for c in columns} | set(_TYPED)):
+        if column in present:
+            raw_names[column] = f"raw_{len(raw_names)}"
+            items.append(f"{_raw(column)} as {raw_names[column]}")
     for column, sql_type in _TYPED.items():
         if column in present:
-            raw = _raw(column)
-            flag(f"unreadable:{column}", f"{raw} is not null and try_cast({raw} as {sql_type}) is null")
+            raw = raw_names[column]
+            typed = column if sql_type == MONEY else f"try_cast({raw} as {sql_type})"
+            count(f"unreadable:{column}", f"count({raw}) - count({typed})")
     for column in sorted({c for columns in REQUIRED_MONEY.values() for c in columns}):
         if column in present:
-            flag(f"null:{column}", f"{_raw(column)} is null")
+            count(f"null:{column}", f"count(*) - count({raw_names[column]})")
     if "line_item_usage_amount" in present:
-        flag(
-            "negative_usage",
-            _NEGATIVE_USAGE.replace("$usage", _raw("line_item_usage_amount")).replace(
-                "$type", _raw("line_item_line_item_type")
-            ),
+        negative = _NEGATIVE_USAGE.replace("$type", "line_item_line_item_type").replace(
+            "$usage", "line_item_usage_amount"
         )
+        count("negative_usage", f"count(case when {negative} then 1 end)")
     sql = Template(load_sql("raw_inspection")).substitute(
         line_columns=",\n        ".join(items),
         relation=relation,
         amortized_cost=amortized_cost,
-        flag_sums=",\n    ".join(f"cast(sum({name}) as bigint) as {name}" for name in flags) or "0 as no_flags",
+        counts=",\n    ".join(expressions) or "0 as no_counts",
     )
-    return sql, flags
+    return sql, counts
 
 
-_NEGATIVE_USAGE = f"$type = 'Usage' and try_cast($usage as {MONEY}) < 0"
+_NEGATIVE_USAGE = "$type = 'Usage' and $usage < 0"
 
 
 def render_examples_sql(relation: str, uri: str, condition: str, value: str, has_line_item_id: bool) -> str:
@@ -355,13 +360,13 @@ class _Inspection:
     def run(self) -> RawInspection:
         self._read_footers()
         self._check_required_columns()
-        groups, flags = self._aggregate()
-        self._check_readable_values(groups, flags)
+        groups, counts = self._aggregate()
+        self._check_readable_values(groups, counts)
         self._check_row_counts(groups)
         self._check_duplicates()
         self._check_currency(groups)
-        self._check_negative_usage(groups, flags)
-        self._check_required_money(groups, flags)
+        self._check_negative_usage(groups, counts)
+        self._check_required_money(groups, counts)
         type_lines: Counter[tuple[str, str | None]] = Counter()
         for row in groups:
             type_lines[(self.key(row["source_file"]), row["line_item_type"])] += row["line_count"]
@@ -414,9 +419,9 @@ class _Inspection:
 
     def _aggregate(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
-        sql, flags = render_inspection_sql(relation, self.present, fragment("amortized_cost"))
+        sql, counts = render_inspection_sql(relation, self.present, fragment("amortized_cost"))
         try:
-            return self.engine.query_arrow(sql).to_pylist(), flags
+            return self.engine.query_arrow(sql).to_pylist(), counts
         except Exception as error:
             self._stop([self._locate_failure(error)])
             raise  # pragma: no cover (_stop raised)
@@ -445,10 +450,9 @@ class _Inspection:
         rows = self.engine.query_arrow(render_examples_sql(relation, uri, condition, value, has_id)).to_pylist()
         return [(row["line_item_id"], row["value"]) for row in rows]
 
-    def _check_readable_values(self, groups: list[dict[str, Any]], flags: dict[str, str]) -> None:
-        counts = _flag_counts(groups, flags, "unreadable:")
+    def _check_readable_values(self, groups: list[dict[str, Any]], counts: dict[str, str]) -> None:
         unreadable = []
-        for (uri, column), count in counts.items():
+        for (uri, column), count in _counted(groups, counts, "unreadable:").items():
             key, kind = self.key(uri), "numbers" if _TYPED[column] == MONEY else "timestamps"
             condition = f"{column} is not null and try_cast({column} as {_TYPED[column]}) is null"
             values = [value for _, value in self._examples(uri, condition, column)]
@@ -487,7 +491,7 @@ class _Inspection:
             return
         relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
         repeated = self.engine.query_arrow(render_duplicate_keys_sql(relation, self.engine.dialect))
-        if repeated.column("repeated_hashes")[0].as_py() == 0:
+        if repeated.column("repeated_lines")[0].as_py() == 0:
             return
         rows = self.engine.query_arrow(render_duplicates_sql(relation, self.engine.dialect)).to_pylist()
         total = next(row for row in rows if row["kind"] == "total")
@@ -548,11 +552,11 @@ class _Inspection:
                 RawFinding("unconvertible_currency", message, len(customers), (invoice_currency,), tuple(keys))
             )
 
-    def _check_negative_usage(self, groups: list[dict[str, Any]], flags: dict[str, str]) -> None:
-        for (uri, _), count in _flag_counts(groups, flags, "negative_usage").items():
+    def _check_negative_usage(self, groups: list[dict[str, Any]], counts: dict[str, str]) -> None:
+        for (uri, _), count in _counted(groups, counts, "negative_usage").items():
             key = self.key(uri)
             condition = _NEGATIVE_USAGE.replace("$type", "line_item_line_item_type").replace(
-                "$usage", "line_item_usage_amount"
+                "$usage", f"try_cast(line_item_usage_amount as {MONEY})"
             )
             found = self._examples(uri, condition, "line_item_usage_amount")
             examples = tuple(f"{quoted(line_id)} {value}" for line_id, value in found)
@@ -561,8 +565,8 @@ class _Inspection:
             )
             self.findings.append(RawFinding("negative_usage", message, count, examples, (key,)))
 
-    def _check_required_money(self, groups: list[dict[str, Any]], flags: dict[str, str]) -> None:
-        flag_of = {meaning: name for name, meaning in flags.items()}
+    def _check_required_money(self, groups: list[dict[str, Any]], counts: dict[str, str]) -> None:
+        count_of = {meaning: name for name, meaning in counts.items()}
         # (file, scope, column) -> lines needing the column / lines where it is null; scope: type or EVERY_LINE
         needing: Counter[tuple[str, str, str]] = Counter()
         nulls: Counter[tuple[str, str, str]] = Counter()
@@ -572,7 +576,7 @@ class _Inspection:
                 scope = EVERY_LINE if column in REQUIRED_MONEY[EVERY_LINE] else line_type
                 needing[(uri, scope, column)] += row["line_count"]
                 if column in self.footers[uri].columns:
-                    nulls[(uri, scope, column)] += row[flag_of[f"null:{column}"]]
+                    nulls[(uri, scope, column)] += row[count_of[f"null:{column}"]]
         order = sorted(needing, key=lambda item: (self.key(item[0]), item[1] != EVERY_LINE, item[1], item[2]))
         for uri, scope, column in order:
             count, key = needing[(uri, scope, column)], self.key(uri)
@@ -595,15 +599,15 @@ class _Inspection:
             self.findings.append(RawFinding("null_money", message, null_count, examples, (key,)))
 
 
-def _flag_counts(groups: list[dict[str, Any]], flags: dict[str, str], prefix: str) -> dict[tuple[str, str], int]:
-    """(file uri, what) -> lines flagged, for the flags whose meaning starts with prefix; only counts > 0."""
-    counts: Counter[tuple[str, str]] = Counter()
-    for name, meaning in flags.items():
+def _counted(groups: list[dict[str, Any]], counts: dict[str, str], prefix: str) -> dict[tuple[str, str], int]:
+    """(file uri, what) -> lines counted, for the counts whose meaning starts with prefix; only those > 0."""
+    found: Counter[tuple[str, str]] = Counter()
+    for name, meaning in counts.items():
         if meaning.startswith(prefix):
             for row in groups:
                 if row[name]:
-                    counts[(row["source_file"], meaning.removeprefix(prefix).lstrip(":"))] += row[name]
-    return dict(sorted(counts.items()))
+                    found[(row["source_file"], meaning.removeprefix(prefix).lstrip(":"))] += row[name]
+    return dict(sorted(found.items()))
 
 
 def _raw_totals(groups: list[dict[str, Any]]) -> pa.Table:

@@ -3,7 +3,9 @@
 -- columns cast straight to decimal (try_cast: a value that is not a number is counted, never 0), and
 -- what the raw checks count: unreadable values, null money, negative usage.
 -- The line columns (built by billflow.staging.raw_checks.render_inspection_sql) are the canonical money
--- columns the amortized-cost rule reads and one 0/1 flag per check and column; the flags are summed.
+-- columns the amortized-cost rule reads, typed, and the raw value of each column a check counts in; the
+-- counts compare them (count(raw) - count(typed): values that are not numbers; count(*) - count(raw):
+-- lines without a value).
 with raw_lines as (
     select
         $line_columns
@@ -17,6 +19,6 @@ select
     count(*) as line_count,
     cast(sum(line_item_unblended_cost) as decimal(38, 10)) as unblended_cost,
     cast(sum($amortized_cost) as decimal(38, 10)) as amortized_cost,
-    $flag_sums
+    $counts
 from raw_lines
 group by 1, 2, 3
