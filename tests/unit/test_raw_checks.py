@@ -551,6 +551,23 @@ def test_a_corrupt_parquet_file_stops_staging_naming_the_file(tmp_path):
     assert LocalStore(tmp_path / "staged").list_keys() == []
 
 
+def test_a_file_the_engine_cannot_read_is_found_by_reading_each_file_alone(tmp_path, monkeypatch):
+    query = DuckDBEngine.query_arrow
+
+    def page_two_is_corrupt(self, sql):
+        if "raw_lines" in sql and KEY_2 in sql:
+            raise OSError("corrupt data page")
+        return query(self, sql)
+
+    monkeypatch.setattr(DuckDBEngine, "query_arrow", page_two_is_corrupt)
+    second = with_values(raw_table().slice(0, 1), "identity_line_item_id", {0: "li-13"})
+
+    assert staging_failure(tmp_path, raw_table(), second) == [
+        NOT_STAGED,
+        f"  - file {KEY_2} cannot be read (OSError: corrupt data page)",
+    ]
+
+
 def test_an_engine_error_while_staging_names_the_delivery_and_its_files(tmp_path, monkeypatch):
     def fails(self, sql, destination_uri):
         raise OSError("No space left on device")
