@@ -170,15 +170,16 @@ def _write_version(
     started: float,
     rules_dir: Path,
 ) -> StageResult:
-    from billflow.staging.raw_checks import inspect_delivery
+    from billflow.staging.raw_checks import files_word, inspect_delivery
 
     inspection = inspect_delivery(delivery, landing, engine, rules_dir=rules_dir)
     staged.write_bytes(version.raw_totals_key, table_to_parquet_bytes(inspection.totals))
     staged.write_bytes(version.raw_checks_key, inspection.checks.to_json())
-    uris = [landing.uri(landing.key_from_uri(uri)) for uri in delivery.data_uris]
+    keys = [landing.key_from_uri(uri) for uri in delivery.data_uris]
+    uris = [landing.uri(key) for key in keys]
     where = (
         f"payer {delivery.payer_account_id}, period {delivery.period_label}, manifest {delivery.manifest_key}, "
-        f"{'file' if len(uris) == 1 else 'files'} {', '.join(landing.key_from_uri(uri) for uri in delivery.data_uris)}"
+        f"{files_word(keys)}"
     )
     try:
         relation = engine.raw_relation(uris)
