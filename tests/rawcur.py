@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -106,6 +106,8 @@ def raw_table(source_format: str = "legacy", drop: tuple[str, ...] = ()) -> pa.T
     columns: dict[str, list] = {
         name: []
         for name in [
+            "identity_line_item_id",
+            "identity_time_interval",
             "bill_payer_account_id",
             "bill_billing_period_start_date",
             "bill_bill_type",
@@ -123,15 +125,18 @@ def raw_table(source_format: str = "legacy", drop: tuple[str, ...] = ()) -> pa.T
             *MONEY_COLUMNS,
         ]
     }
-    for line_type, account, day, hour, product, unblended, extra in RAW_LINES:
+    for number, (line_type, account, day, hour, product, unblended, extra) in enumerate(RAW_LINES, start=1):
+        start = datetime(2026, 9, day, hour)
         row = {
+            "identity_line_item_id": f"li-{number:02d}",
+            "identity_time_interval": f"{start:%Y-%m-%dT%H:%M:%SZ}/{start + timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}",
             "bill_payer_account_id": PAYER,
             "bill_billing_period_start_date": datetime(2026, 9, 1),
             "bill_bill_type": "Refund" if line_type == "Refund" else "Anniversary",
             "bill_invoice_id": blank,
             "line_item_usage_account_id": account,
             "line_item_line_item_type": line_type,
-            "line_item_usage_start_date": datetime(2026, 9, day, hour),
+            "line_item_usage_start_date": start,
             "line_item_product_code": product,
             "line_item_usage_type": "BoxUsage:m5.large" if "Usage" in line_type else blank,
             "line_item_operation": "RunInstances" if "Usage" in line_type else blank,

@@ -12,13 +12,16 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from billflow import config
+from billflow.formats.line_item_types import known_line_item_types
 from billflow.quality import gate
 from billflow.quality.gate import GateFailed, SuiteDefinitionError, check_staged_partition, enforce_gate
 from billflow.staging.columns import STAGED_MONEY as MONEY
 from billflow.staging.columns import STAGED_SCHEMA
+from billflow.staging.raw_checks import CHECKS, RawChecks, RawFinding, TypeLines
 
 PAYER = "111111111111"
 PERIOD = dt.date(2026, 9, 1)
+FILE = "111111111111/cur/data/part-1.parquet"
 
 RAW_SCHEMA = pa.schema(
     [
@@ -106,8 +109,27 @@ def raw(entries):
     )
 
 
-def check(rows, raw_entries, *, payer=PAYER, period=PERIOD):
-    return check_staged_partition(staged(rows), raw(raw_entries), payer_account_id=payer, billing_period=period)
+def raw_checks(entries, findings=(), payer=PAYER, period=PERIOD):
+    """What the raw inspection of one file holding the raw entries' lines found."""
+    return RawChecks(
+        payer_account_id=payer,
+        billing_period=period,
+        manifest_id="assembly-0001",
+        manifest_key="111111111111/cur/20260901-20261001/cur-Manifest.json",
+        files=((FILE, sum(entry[1] for entry in entries)),),
+        line_item_types=tuple(TypeLines(FILE, entry[0], entry[1]) for entry in entries),
+        findings=tuple(findings),
+    )
+
+
+def check(rows, raw_entries, *, payer=PAYER, period=PERIOD, findings=()):
+    return check_staged_partition(
+        staged(rows),
+        raw(raw_entries),
+        raw_checks=raw_checks(raw_entries, findings, payer, period),
+        payer_account_id=payer,
+        billing_period=period,
+    )
 
 
 def replace_raw(entries, kind, **changes):
@@ -130,14 +152,21 @@ def test_clean_partition_passes():
     assert result.passed
     assert [s.name for s in result.suites] == ["staged_cur_daily", "staged_reconciliation"]
     assert all(s.failed == 0 for s in result.suites)
-    # 2 input contracts + every expectation of both suites
-    assert result.checks == 2 + sum(s.evaluated for s in result.suites)
+    # 9 raw checks + the raw checks' partition + line item types + 2 input contracts + every expectation
+    assert len(CHECKS) == 9
+    assert result.checks == 9 + 1 + 1 + 2 + sum(s.evaluated for s in result.suites)
     assert result.suites[0].evaluated == len(_suite_json("staged_cur_daily.json")["expectations"])
     assert result.staged_rows == 6
 
 
 def test_enforce_gate_returns_the_result_of_a_clean_partition():
-    result = enforce_gate(staged(clean_rows()), raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+    result = enforce_gate(
+        staged(clean_rows()),
+        raw(clean_raw()),
+        raw_checks=raw_checks(clean_raw()),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
+    )
     assert result.passed
 
 
@@ -225,7 +254,11 @@ def test_money_as_float_is_refused_and_reconciliation_not_run():
     rows = [row | {"unblended_cost": float(row["unblended_cost"])} for row in clean_rows()]
 
     result = check_staged_partition(
-        staged(rows, schema), raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD
+        staged(rows, schema),
+        raw(clean_raw()),
+        raw_checks=raw_checks(clean_raw()),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
     )
 
     assert result.failures == [
@@ -291,13 +324,92 @@ def test_null_in_an_optional_column_passes():
     assert check(rows, clean_raw()).passed
 
 
-def test_unknown_line_item_type_fails():
-    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
-    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]  # the raw CUR had it too
+def test_unknown_line_item_types_fail_naming_the_file_and_the_seed_to_declare_them_in():
+    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1), staged_row("NewThing", "0", "0", 2)]
+    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00"), ("NewThing", 2, "0", "0")]
 
     result = check(rows, raw_entries)
 
-    assert result.failures == ["1 row with unknown line_item_type (e.g. 'SppDiscount')"]
+    assert result.failures == [
+        f"file {FILE}: unknown line item types 'NewThing' (2 lines), 'SppDiscount' (1 line): "
+        "declare them in dbt_project/seeds/line_item_types.csv"
+    ]
+
+
+def test_one_unknown_line_item_type_says_declare_it_in_the_seed():
+    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
+    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]
+
+    result = check(rows, raw_entries)
+
+    assert result.failures == [
+        f"file {FILE}: unknown line item type 'SppDiscount' (1 line): "
+        "declare it in dbt_project/seeds/line_item_types.csv"
+    ]
+
+
+def test_the_known_line_item_types_are_the_seeds(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "line_item_types.csv").write_text(
+        "line_item_type,charge_category,pass_through_class\nUsage,usage,\n SppDiscount ,discount,discount\n"
+    )
+    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
+    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]
+
+    result = check_staged_partition(
+        staged(rows),
+        raw(raw_entries),
+        raw_checks=raw_checks(raw_entries),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
+        known_line_item_types=known_line_item_types(tmp_path),
+    )
+
+    assert known_line_item_types(tmp_path) == frozenset({"Usage", "SppDiscount"})
+    assert result.failures == [
+        f"file {FILE}: unknown line item types 'Credit' (1 line), 'SavingsPlanCoveredUsage' (4 lines), "
+        "'SavingsPlanNegation' (4 lines), 'Tax' (1 line): declare them in dbt_project/seeds/line_item_types.csv"
+    ]
+
+
+def test_a_seed_listing_a_line_item_type_twice_is_refused(tmp_path):
+    (tmp_path / "seeds").mkdir()
+    (tmp_path / "seeds" / "line_item_types.csv").write_text("line_item_type\nUsage\nTax\nUsage\n")
+
+    with pytest.raises(ValueError, match=r"line 4: line_item_type Usage is listed twice"):
+        known_line_item_types(tmp_path)
+
+
+def test_every_raw_finding_fails_the_gate_with_its_message_first():
+    findings = [
+        RawFinding("negative_usage", f"file {FILE}: 1 Usage line with a negative line_item_usage_amount", 1),
+        RawFinding("mixed_currency", "2 currencies in one delivery: ...", 2),
+    ]
+    rows = clean_rows()
+    rows[0]["source_format"] = "csv"
+
+    result = check(rows, clean_raw(), findings=findings)
+
+    assert result.failures == [
+        f"file {FILE}: 1 Usage line with a negative line_item_usage_amount",
+        "2 currencies in one delivery: ...",
+        "1 row with source_format not in ('legacy', 'cur2') (e.g. 'csv')",
+    ]
+
+
+def test_raw_checks_of_another_partition_fail():
+    result = check_staged_partition(
+        staged(clean_rows()),
+        raw(clean_raw()),
+        raw_checks=raw_checks(clean_raw(), period=dt.date(2026, 8, 1)),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
+    )
+
+    assert result.failures == [
+        "the raw checks are of payer 111111111111, period 2026-08 "
+        "(manifest 111111111111/cur/20260901-20261001/cur-Manifest.json), not of this partition"
+    ]
 
 
 def test_wrong_payer_fails():
@@ -345,7 +457,9 @@ def test_empty_partition_fails():
 def test_missing_and_unexpected_columns_fail():
     table = staged(clean_rows()).drop_columns(["region"]).append_column("extra", pa.array([1] * 6))
 
-    result = check_staged_partition(table, raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+    result = check_staged_partition(
+        table, raw(clean_raw()), raw_checks=raw_checks(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD
+    )
 
     assert result.failures == ["staged columns differ from the staged schema: missing region; unexpected extra"]
 
@@ -353,7 +467,9 @@ def test_missing_and_unexpected_columns_fail():
 def test_missing_required_column_fails_every_check_on_it():
     table = staged(clean_rows()).drop_columns(["manifest_id"])
 
-    result = check_staged_partition(table, raw(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD)
+    result = check_staged_partition(
+        table, raw(clean_raw()), raw_checks=raw_checks(clean_raw()), payer_account_id=PAYER, billing_period=PERIOD
+    )
 
     assert result.failures[0] == "staged columns differ from the staged schema: missing manifest_id"
     assert result.failures[1].startswith("check expect_column_values_to_not_be_null(manifest_id) could not run:")
@@ -371,6 +487,7 @@ def test_enforce_gate_raises_with_every_failure_in_plain_words():
         enforce_gate(
             staged(rows),
             raw(replace_raw(clean_raw(), "Tax", unblended="1.24")),
+            raw_checks=raw_checks(clean_raw()),
             payer_account_id=PAYER,
             billing_period=PERIOD,
         )

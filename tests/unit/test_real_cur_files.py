@@ -15,13 +15,24 @@ from billflow.formats.csv_cur import athena_column_name, csv_to_parquet
 from billflow.formats.manifest import Delivery
 from billflow.quality.gate import enforce_gate
 from billflow.staging.columns import MONEY, RAW_COLUMNS
-from billflow.staging.stage import read_candidate, stage_delivery
+from billflow.staging.stage import read_candidate, read_raw_checks, stage_delivery
 from billflow.storage.local import LocalStore
 
 # shared/ lies beside the checkout (and beside CI's clone)
 EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
 FOCUS_CONVERTERS_CUR = EXTERNAL / "focus-converters" / "sample-anonymous-aws-export-dataset.csv"
 MONEY_COLUMNS = {name for name, sql_type in RAW_COLUMNS.items() if sql_type == MONEY}
+KOKU = EXTERNAL / "koku"
+
+
+def rule_set(folder, currency):
+    """A rule set whose one customer is invoiced in `currency` (the staging checks read customers and rates)."""
+    folder.mkdir(parents=True)
+    (folder / "customers.csv").write_text(
+        f"customer_id,currency_code,effective_from,effective_to\ncustomer,{currency},2018-01-01,\n"
+    )
+    (folder / "fx_rates.csv").write_text("billing_period,from_currency,to_currency,rate\n")
+    return folder
 
 
 def test_csv_headers_take_athena_column_names():
@@ -48,9 +59,21 @@ def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_tota
     delivery = Delivery("123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", "m.json", (key,))
     staged = LocalStore(tmp_path / "staged")
 
-    result = stage_delivery(delivery, LocalStore(tmp_path / "landing"), staged, DuckDBEngine(threads=1))
+    result = stage_delivery(
+        delivery,
+        LocalStore(tmp_path / "landing"),
+        staged,
+        DuckDBEngine(threads=1),
+        rules_dir=rule_set(tmp_path / "rules", "USD"),
+    )
     candidate, raw_totals = read_candidate(staged, result.version)
-    gate = enforce_gate(candidate, raw_totals, payer_account_id="123412340534", billing_period=date(2023, 11, 1))
+    gate = enforce_gate(
+        candidate,
+        raw_totals,
+        raw_checks=read_raw_checks(staged, result.version),
+        payer_account_id="123412340534",
+        billing_period=date(2023, 11, 1),
+    )
 
     rows, cost = file_totals(FOCUS_CONVERTERS_CUR)
     assert rows == {"Usage": 1269, "Tax": 12}
@@ -63,10 +86,46 @@ def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_tota
         t: c.quantize(Decimal("0.0000000001")) for t, c in cost.items()
     }
     assert sum(cost.values()).quantize(Decimal("0.01")) == Decimal("1.68")
+    assert result.findings == ()
     assert gate.passed
 
 
-KOKU = EXTERNAL / "koku"
+@pytest.mark.parametrize(
+    ("name", "payer"), [("2023-06-01.csv", "0099999999999"), ("2023-06-01-not-final.csv", "9999999999999")]
+)
+def test_the_koku_savings_plan_curs_in_nok_pass_the_raw_checks_and_the_gate(tmp_path, name, payer):
+    key = f"{payer}/koku/data/{name}.parquet"
+    assert csv_to_parquet(KOKU / name, tmp_path / "landing" / key) == 3
+    delivery = Delivery(payer, date(2023, 6, 1), "koku", "legacy", "koku", "m.json", (key,))
+    staged = LocalStore(tmp_path / "staged")
+
+    result = stage_delivery(
+        delivery,
+        LocalStore(tmp_path / "landing"),
+        staged,
+        DuckDBEngine(threads=1),
+        rules_dir=rule_set(tmp_path / "rules", "NOK"),
+    )
+    candidate, raw_totals = read_candidate(staged, result.version)
+    gate = enforce_gate(
+        candidate,
+        raw_totals,
+        raw_checks=read_raw_checks(staged, result.version),
+        payer_account_id=payer,
+        billing_period=date(2023, 6, 1),
+    )
+
+    assert result.findings == ()
+    # three SavingsPlanCoveredUsage lines of 10 NOK, each with an effective cost of 0.1 (the file's figures)
+    assert raw_totals.to_pylist() == [
+        {
+            "line_item_type": "SavingsPlanCoveredUsage",
+            "raw_row_count": 3,
+            "unblended_cost": Decimal("30.0000000000"),
+            "amortized_cost": Decimal("0.3000000000"),
+        }
+    ]
+    assert gate.passed
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from billflow.staging.stage import (
     StagingError,
     read_candidate,
     read_candidate_tags,
+    read_raw_checks,
     render_stage_sql,
     stage_delivery,
     typed_projection,
@@ -112,7 +113,12 @@ def test_each_delivery_is_staged_into_a_version_of_its_own_beside_the_others(tmp
     assert staged.list_keys() == [
         f"{folder}/{version.version_id}/{name}"
         for version in (first.version, second.version)
-        for name in ("cur_daily/part-0.parquet", "cur_daily_tags/part-0.parquet", "raw_totals.parquet")
+        for name in (
+            "cur_daily/part-0.parquet",
+            "cur_daily_tags/part-0.parquet",
+            "raw_checks.json",
+            "raw_totals.parquet",
+        )
     ]
 
 
@@ -178,7 +184,12 @@ def test_the_gate_reconciles_each_tag_key_with_the_raw_lines(tmp_path):
     result = stage_delivery(make_delivery("legacy", key), landing, staged, DuckDBEngine(threads=1), tag_keys=("team",))
     candidate, raw_totals = read_candidate(staged, result.version)
     tags = read_candidate_tags(staged, result.version)
-    gate = {"payer_account_id": PAYER, "billing_period": date(2026, 9, 1), "tag_keys": ("team",)}
+    gate = {
+        "payer_account_id": PAYER,
+        "billing_period": date(2026, 9, 1),
+        "tag_keys": ("team",),
+        "raw_checks": read_raw_checks(staged, result.version),
+    }
 
     assert check_staged_partition(candidate, raw_totals, tag_costs=tags, **gate).passed
 

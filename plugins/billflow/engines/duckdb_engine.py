@@ -9,7 +9,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from billflow.engines.query import ParquetFooter
 from billflow.engines.sql import quote_literal
 
 
@@ -21,21 +23,31 @@ class DuckDBEngine:
         self.con.execute("set timezone = 'UTC'")
         self.con.execute("set preserve_insertion_order = false")
         self._aws_conn_id = aws_conn_id
-        self._s3_registered = False
+        self._s3: Any = None
 
     def _ensure_s3(self, uris: Sequence[str]) -> None:
-        if self._s3_registered or not any(str(u).startswith("s3://") for u in uris):
+        if self._s3 is not None or not any(str(u).startswith("s3://") for u in uris):
             return
         # DuckDB 2.0 has no httpfs offline: read s3:// through an fsspec file system instead.
-        self.con.register_filesystem(s3_filesystem(self._aws_conn_id))
-        self._s3_registered = True
+        self._s3 = s3_filesystem(self._aws_conn_id)
+        self.con.register_filesystem(self._s3)
 
-    def raw_relation(self, uris: Sequence[str]) -> str:
+    def raw_relation(self, uris: Sequence[str], *, file_column: str | None = None) -> str:
         if not uris:
             raise ValueError("no data files to read")
         self._ensure_s3(uris)
         files = ", ".join(quote_literal(str(u)) for u in uris)
-        return f"read_parquet([{files}], union_by_name = true)"
+        with_file = f", filename = {quote_literal(file_column)}" if file_column else ""
+        return f"read_parquet([{files}], union_by_name = true{with_file})"
+
+    def parquet_footer(self, uri: str) -> ParquetFooter:
+        if uri.startswith("s3://"):
+            self._ensure_s3([uri])
+            with self._s3.open(uri, "rb") as handle:  # ranged reads: only the footer is fetched
+                metadata = pq.ParquetFile(handle).metadata
+        else:
+            metadata = pq.ParquetFile(uri).metadata
+        return ParquetFooter(uri, metadata.num_rows, tuple(metadata.schema.to_arrow_schema().names))
 
     def relation_columns(self, relation: str) -> dict[str, str]:
         rows = self.con.execute(f"describe select * from {relation}").fetchall()

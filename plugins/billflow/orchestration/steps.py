@@ -330,6 +330,7 @@ def stage_partition(settings: Settings, delivery: Any) -> Candidate:
             staged_store(settings),
             engine,
             tag_keys=allocation_tag_keys(settings.dbt_project_dir / "rules" / "allocation_tag_keys.csv"),
+            rules_dir=settings.dbt_project_dir / "rules",
         )
     except Exception as exc:
         raise _fail_partition(settings, delivery, "staging", exc) from exc
@@ -342,8 +343,9 @@ def gate_partition(settings: Settings, candidate: Candidate) -> Candidate:
     """The staging gate on one candidate version; a failed gate deletes the version and fails."""
     from billflow.config import allocation_tag_keys
     from billflow.engines.factory import staged_store
+    from billflow.formats.line_item_types import known_line_item_types
     from billflow.quality.gate import enforce_gate
-    from billflow.staging.stage import raw_unblended_total, read_candidate, read_candidate_tags
+    from billflow.staging.stage import raw_unblended_total, read_candidate, read_candidate_tags, read_raw_checks
     from billflow.staging.versions import delete_version
 
     store, version, delivery = staged_store(settings), candidate.version, candidate.delivery
@@ -352,6 +354,8 @@ def gate_partition(settings: Settings, candidate: Candidate) -> Candidate:
         result = enforce_gate(
             rows,
             raw_totals,
+            raw_checks=read_raw_checks(store, version),
+            known_line_item_types=known_line_item_types(settings.dbt_project_dir),
             payer_account_id=delivery.payer_account_id,
             billing_period=delivery.billing_period,
             tag_costs=read_candidate_tags(store, version),

@@ -1,10 +1,15 @@
 """The staging gate: a candidate staged partition is checked before it may replace the staged partition.
 
-Two Great Expectations suites, stored as JSON in ``expectations/`` (billflow.config.EXPECTATIONS_DIR):
+First what the staging step's raw inspection found in the raw CUR files (billflow.staging.raw_checks:
+duplicate line items, currencies, negative usage, missing or null money, row counts; each finding names
+its file) and the line item types of the raw files that the seed dbt_project/seeds/line_item_types.csv
+does not list (billflow.formats.line_item_types). Then two Great Expectations suites, stored as JSON in
+``expectations/`` (billflow.config.EXPECTATIONS_DIR):
 
 - ``staged_cur_daily.json``: row-level checks of the candidate partition;
 - ``staged_reconciliation.json``: per line item type, the candidate's totals against the totals the
-  staging step computed straight from the raw CUR files (exact Decimal arithmetic).
+  raw inspection computed straight from the raw CUR files, independently of the staging projection
+  (exact Decimal arithmetic).
 
 Great Expectations (and pandas) are imported only inside the functions that validate: the GX import
 costs ~6 s and Airflow parses DAG files that import this package. Data reaches GX as pandas frames that
@@ -31,6 +36,8 @@ from billflow.quality.reconciliation import RECONCILIATION_COLUMNS, reconciliati
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from billflow.staging.raw_checks import RawChecks
 
 log = logging.getLogger(__name__)
 
@@ -122,15 +129,21 @@ def check_staged_partition(
     candidate: pa.Table,
     raw_totals: pa.Table,
     *,
+    raw_checks: RawChecks,
     payer_account_id: str,
     billing_period: dt.date,
     tag_costs: pa.Table | None = None,
     tag_keys: tuple[str, ...] = (),
+    known_line_item_types: frozenset[str] | None = None,
 ) -> GateResult:
-    """Run both suites on a candidate staged partition; never raises for bad data (see enforce_gate).
+    """The raw checks' findings, the line item types, then both suites on a candidate staged partition;
+    never raises for bad data (see enforce_gate).
 
-    With `tag_costs` (the candidate's cost by allocation tag), the reconciliation suite also runs once per
-    configured tag key: each key must carry every raw line once, so its totals equal the raw totals."""
+    `raw_checks` is what the staging step's raw inspection found (billflow.staging.stage.read_raw_checks);
+    every finding fails the gate. `known_line_item_types` defaults to the seed's list
+    (billflow.formats.line_item_types.known_line_item_types). With `tag_costs` (the candidate's cost by
+    allocation tag), the reconciliation suite also runs once per configured tag key: each key must carry
+    every raw line once, so its totals equal the raw totals."""
     if not payer_account_id:
         raise ValueError("payer_account_id is required")
     if not isinstance(billing_period, dt.date) or isinstance(billing_period, dt.datetime):
@@ -139,9 +152,8 @@ def check_staged_partition(
         raise ValueError(f"billing_period must be the first day of the month, got {billing_period}")
 
     started = time.perf_counter()
-    failures: list[str] = []
     stats: list[SuiteStats] = []
-    checks = 0
+    failures, checks = _raw_check_failures(raw_checks, payer_account_id, billing_period, known_line_item_types)
 
     # Input contracts checked in code: GX on pandas cannot see Arrow types (decimal vs float).
     staged_type_errors = _type_errors(candidate, STAGED_COLUMN_KINDS, "staged column")
@@ -208,6 +220,27 @@ def check_staged_partition(
     return result
 
 
+def _raw_check_failures(
+    raw_checks: RawChecks, payer_account_id: str, billing_period: dt.date, known: frozenset[str] | None
+) -> tuple[list[str], int]:
+    """Messages of the raw inspection's findings and of unknown line item types, and the checks counted."""
+    from billflow.staging.raw_checks import unknown_line_item_types
+
+    if known is None:
+        from billflow.formats.line_item_types import known_line_item_types
+
+        known = known_line_item_types()
+    failures: list[str] = []
+    if (raw_checks.payer_account_id, raw_checks.billing_period) != (payer_account_id, billing_period):
+        failures.append(
+            f"the raw checks are of payer {raw_checks.payer_account_id}, period {raw_checks.billing_period:%Y-%m} "
+            f"(manifest {raw_checks.manifest_key}), not of this partition"
+        )
+    failures += [finding.message for finding in raw_checks.findings]
+    failures += [finding.message for finding in unknown_line_item_types(raw_checks, known)]
+    return failures, len(raw_checks.checks) + 2
+
+
 def _reconcile_tag_keys(
     tag_costs: pa.Table, tag_keys: tuple[str, ...], raw_totals: pa.Table, suite: dict[str, Any]
 ) -> tuple[list[SuiteStats], list[str]]:
@@ -238,19 +271,23 @@ def enforce_gate(
     candidate: pa.Table,
     raw_totals: pa.Table,
     *,
+    raw_checks: RawChecks,
     payer_account_id: str,
     billing_period: dt.date,
     tag_costs: pa.Table | None = None,
     tag_keys: tuple[str, ...] = (),
+    known_line_item_types: frozenset[str] | None = None,
 ) -> GateResult:
     """check_staged_partition, raising GateFailed unless every check passed."""
     result = check_staged_partition(
         candidate,
         raw_totals,
+        raw_checks=raw_checks,
         payer_account_id=payer_account_id,
         billing_period=billing_period,
         tag_costs=tag_costs,
         tag_keys=tag_keys,
+        known_line_item_types=known_line_item_types,
     )
     if not result.passed:
         raise GateFailed(result)

@@ -6,6 +6,20 @@ import pyarrow as pa
 
 MONEY = "decimal(38, 10)"
 
+# Raw columns every file of a delivery must have (or, for a format, a source of: FORMAT_SOURCES).
+REQUIRED_RAW = frozenset(
+    {
+        "bill_payer_account_id",
+        "bill_billing_period_start_date",
+        "line_item_usage_account_id",
+        "line_item_line_item_type",
+        "line_item_usage_start_date",
+        "line_item_product_code",
+        "line_item_unblended_cost",
+        "line_item_currency_code",
+    }
+)
+
 # canonical column -> staged type; money and amounts are typed decimal before anything adds them up
 RAW_COLUMNS: dict[str, str] = {
     "bill_payer_account_id": "varchar",
@@ -46,6 +60,31 @@ FORMAT_SOURCES: dict[str, dict[str, list[str]]] = {
 
 # Columns whose empty string means "none" (AWS writes '' in legacy CUR, null in CUR 2.0).
 BLANK_IS_NULL = {"bill_invoice_id", "savings_plan_savings_plan_a_r_n", "reservation_reservation_a_r_n"}
+
+# What identifies a raw line: AWS writes one line per line item and time interval, so a pair seen twice
+# is a line delivered twice (its cost would be billed twice).
+IDENTITY_COLUMNS = ("identity_line_item_id", "identity_time_interval")
+
+EVERY_LINE = "*"
+
+# Money a raw line must carry, by line item type (EVERY_LINE: every line). Staging reads a missing or
+# null money column as 0, so without these the cost, the amortized cost (DOMAIN.md) or the re-rating of
+# covered usage at public on-demand prices (rule 5) would silently be 0. Public on-demand cost is
+# required only where re-rating reads it (usage covered by a Savings Plan or a reservation): on-demand
+# Usage is billed at its unblended cost, and AWS leaves the column empty on lines without a public
+# price (tax, fees, credits). Every line of the real CURs in shared/data/external passes this table.
+REQUIRED_MONEY: dict[str, tuple[str, ...]] = {
+    EVERY_LINE: ("line_item_unblended_cost",),
+    "SavingsPlanCoveredUsage": ("savings_plan_savings_plan_effective_cost", "pricing_public_on_demand_cost"),
+    "SavingsPlanRecurringFee": ("savings_plan_total_commitment_to_date", "savings_plan_used_commitment"),
+    "DiscountedUsage": ("reservation_effective_cost", "pricing_public_on_demand_cost"),
+    "RIFee": ("reservation_unused_amortized_upfront_fee_for_billing_period", "reservation_unused_recurring_fee"),
+}
+
+
+def required_money(line_item_type: str | None) -> tuple[str, ...]:
+    """The money columns a line of this type must carry (line_item_unblended_cost first)."""
+    return REQUIRED_MONEY[EVERY_LINE] + REQUIRED_MONEY.get(line_item_type or "", ())
 
 
 STAGED_MONEY = pa.decimal128(38, 10)

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,9 +20,19 @@ from billflow.engines.query import QueryEngine
 from billflow.engines.sql import quote_literal
 from billflow.formats.csv_cur import athena_column_name
 from billflow.formats.manifest import Delivery
-from billflow.staging.columns import BLANK_IS_NULL, FORMAT_SOURCES, MONEY, RAW_COLUMNS, STAGED_TAG_SCHEMA
+from billflow.staging.columns import (
+    BLANK_IS_NULL,
+    FORMAT_SOURCES,
+    MONEY,
+    RAW_COLUMNS,
+    REQUIRED_RAW,
+    STAGED_TAG_SCHEMA,
+)
 from billflow.staging.versions import VersionRef, delete_version, new_version_id
 from billflow.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from billflow.staging.raw_checks import RawChecks, RawFinding
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +41,13 @@ class StagingError(RuntimeError):
     """The delivery cannot be staged as it is (missing required columns, unreadable files)."""
 
 
-REQUIRED_RAW = {
-    "bill_payer_account_id",
-    "bill_billing_period_start_date",
-    "line_item_usage_account_id",
-    "line_item_line_item_type",
-    "line_item_usage_start_date",
-    "line_item_product_code",
-    "line_item_unblended_cost",
-    "line_item_currency_code",
-}
-
-
 @cache
 def load_sql(name: str) -> str:
     return resources.files("billflow.staging").joinpath("sql", f"{name}.sql").read_text()
 
 
-def _fragment(name: str) -> str:
+def fragment(name: str) -> str:
+    """An SQL file without its comment lines, to be inlined into another query."""
     return "\n".join(line for line in load_sql(name).splitlines() if not line.lstrip().startswith("--"))
 
 
@@ -100,7 +101,7 @@ def _source_expression(column: str, present: set[str], source_format: str) -> st
 def render_stage_sql(raw_lines: str, delivery: Delivery) -> str:
     return Template(load_sql("stage_cur_daily")).substitute(
         raw_lines=raw_lines,
-        amortized_cost=_fragment("amortized_cost"),
+        amortized_cost=fragment("amortized_cost"),
         manifest_id=quote_literal(delivery.manifest_id),
         source_format=quote_literal(delivery.source_format),
     )
@@ -114,13 +115,9 @@ def render_tags_sql(raw_lines: str, delivery: Delivery, tag_keys: tuple[str, ...
     return Template(load_sql("stage_cur_daily_tags")).substitute(
         raw_lines=raw_lines,
         tagged_lines=tagged_lines,
-        amortized_cost=_fragment("amortized_cost"),
+        amortized_cost=fragment("amortized_cost"),
         manifest_id=quote_literal(delivery.manifest_id),
     )
-
-
-def render_raw_totals_sql(raw_lines: str) -> str:
-    return Template(load_sql("raw_totals")).substitute(raw_lines=raw_lines, amortized_cost=_fragment("amortized_cost"))
 
 
 @dataclass(frozen=True)
@@ -130,6 +127,7 @@ class StageResult:
     raw_rows: int
     seconds: float
     tag_rows: int = 0
+    findings: tuple[RawFinding, ...] = ()  # what the raw inspection found (the gate fails on any)
 
 
 def stage_delivery(
@@ -139,16 +137,24 @@ def stage_delivery(
     engine: QueryEngine,
     tag_keys: tuple[str, ...] = (),
     version_id: str | None = None,
+    rules_dir: Path | None = None,
 ) -> StageResult:
     """Write a new version of the delivery's partition (not live: a release makes it so) with its cost by
-    allocation tag and the raw totals beside it. Live versions are never touched; a version that cannot
-    be written completely is deleted again."""
+    allocation tag, and beside it the raw totals and raw checks of billflow.staging.raw_checks (read from
+    the raw files independently of the projection; the currency check reads the rule set `rules_dir`,
+    default the configured project's rules/). Live versions are never touched; a version that cannot be
+    written completely is deleted again. Raises StagingError, naming the delivery, the file and the
+    column, when the raw files cannot be staged as they are."""
     started = time.perf_counter()
     version = VersionRef(
         delivery.payer_account_id, delivery.billing_period, version_id or new_version_id(delivery.manifest_id)
     )
+    if rules_dir is None:
+        from billflow.config import load_settings
+
+        rules_dir = load_settings().dbt_project_dir / "rules"
     try:
-        return _write_version(delivery, landing, staged, engine, tag_keys, version, started)
+        return _write_version(delivery, landing, staged, engine, tag_keys, version, started, rules_dir)
     except BaseException:
         delete_version(staged, version)
         raise
@@ -162,23 +168,35 @@ def _write_version(
     tag_keys: tuple[str, ...],
     version: VersionRef,
     started: float,
+    rules_dir: Path,
 ) -> StageResult:
-    uris = [landing.uri(landing.key_from_uri(uri)) for uri in delivery.data_uris]
-    relation = engine.raw_relation(uris)
+    from billflow.staging.raw_checks import files_word, inspect_delivery
+
+    inspection = inspect_delivery(delivery, landing, engine, rules_dir=rules_dir)
+    staged.write_bytes(version.raw_totals_key, table_to_parquet_bytes(inspection.totals))
+    staged.write_bytes(version.raw_checks_key, inspection.checks.to_json())
+    keys = [landing.key_from_uri(uri) for uri in delivery.data_uris]
+    uris = [landing.uri(key) for key in keys]
+    where = (
+        f"payer {delivery.payer_account_id}, period {delivery.period_label}, manifest {delivery.manifest_key}, "
+        f"{files_word(keys)}"
+    )
     try:
+        relation = engine.raw_relation(uris)
         present = engine.relation_columns(relation)
-    except Exception as exc:
-        raise StagingError(f"cannot read the data files of {delivery.manifest_key}: {exc}") from exc
-    raw_lines = typed_projection(relation, present, delivery.source_format, tag_keys)
-    staged_rows = engine.copy_to_parquet(render_stage_sql(raw_lines, delivery), staged.uri(version.cost_key))
-    if tag_keys:
-        tag_rows = engine.copy_to_parquet(render_tags_sql(raw_lines, delivery, tag_keys), staged.uri(version.tags_key))
-    else:  # keep the staged tag table readable (the warehouse reads every partition) with no keys configured
-        tag_rows = 0
-        staged.write_bytes(version.tags_key, table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
-    raw_totals = engine.query_arrow(render_raw_totals_sql(raw_lines))
-    staged.write_bytes(version.raw_totals_key, table_to_parquet_bytes(raw_totals))
-    raw_rows = sum(raw_totals.column("raw_row_count").to_pylist())
+        raw_lines = typed_projection(relation, present, delivery.source_format, tag_keys)
+        staged_rows = engine.copy_to_parquet(render_stage_sql(raw_lines, delivery), staged.uri(version.cost_key))
+        if tag_keys:
+            tag_sql = render_tags_sql(raw_lines, delivery, tag_keys)
+            tag_rows = engine.copy_to_parquet(tag_sql, staged.uri(version.tags_key))
+        else:  # keep the staged tag table readable (the warehouse reads every partition) with no keys configured
+            tag_rows = 0
+            staged.write_bytes(version.tags_key, table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
+    except StagingError as exc:
+        raise StagingError(f"cannot stage {where}: {exc}") from exc
+    except Exception as exc:  # the raw inspection read these files: say where and what the engine said
+        raise StagingError(f"cannot stage {where}: {type(exc).__name__}: {exc}") from exc
+    raw_rows = inspection.raw_rows
     seconds = time.perf_counter() - started
     log.info(
         "staged %s %s (%s) as version %s: %d raw lines -> %d daily rows in %.2f s",
@@ -190,7 +208,7 @@ def _write_version(
         staged_rows,
         seconds,
     )
-    return StageResult(version, staged_rows, raw_rows, seconds, tag_rows)
+    return StageResult(version, staged_rows, raw_rows, seconds, tag_rows, inspection.checks.findings)
 
 
 def read_candidate(staged: ObjectStore, version: VersionRef) -> tuple[pa.Table, pa.Table]:
@@ -203,6 +221,13 @@ def read_candidate(staged: ObjectStore, version: VersionRef) -> tuple[pa.Table, 
 def raw_unblended_total(raw_totals: pa.Table) -> Decimal:
     """The delivery's unblended cost straight from its raw lines (what the load ledger records)."""
     return sum(raw_totals.column("unblended_cost").to_pylist(), Decimal(0))
+
+
+def read_raw_checks(staged: ObjectStore, version: VersionRef) -> RawChecks:
+    """What the raw inspection found in the version's delivery (written by stage_delivery)."""
+    from billflow.staging.raw_checks import RawChecks
+
+    return RawChecks.from_json(staged.read_bytes(version.raw_checks_key))
 
 
 def read_candidate_tags(staged: ObjectStore, version: VersionRef) -> pa.Table:

@@ -7,6 +7,7 @@ staged over a live version. Which version is live is recorded in the control tab
     versions/payer=<payer>/period=<YYYY-MM>/<version id>/cur_daily/part-0.parquet
                                                         /cur_daily_tags/part-0.parquet
                                                         /raw_totals.parquet
+                                                        /raw_checks.json
 
 A version id is `<UTC time, microseconds>Z-<manifest id>`: unique per staging attempt (a forced reload of
 the same manifest gets a new one), sortable in time, and it names the delivery it came from. Every part of
@@ -25,6 +26,7 @@ VERSIONS_ROOT = "versions"
 COST_TABLE = "cur_daily"
 TAG_TABLE = "cur_daily_tags"
 RAW_TOTALS_FILE = "raw_totals.parquet"
+RAW_CHECKS_FILE = "raw_checks.json"
 PART_FILE = "part-0.parquet"
 
 _PAYER = re.compile(r"^\d{12,13}$")
@@ -73,6 +75,10 @@ class VersionRef:
     @property
     def raw_totals_key(self) -> str:
         return f"{self.prefix}/{RAW_TOTALS_FILE}"
+
+    @property
+    def raw_checks_key(self) -> str:
+        return f"{self.prefix}/{RAW_CHECKS_FILE}"
 
     @property
     def manifest_id(self) -> str:
