@@ -325,33 +325,44 @@ def test_null_in_an_optional_column_passes():
 
 
 def test_unknown_line_item_types_fail_naming_the_file_and_the_seed_to_declare_them_in():
-    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1), staged_row("NewThing", "0", "0", 2)]
-    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00"), ("NewThing", 2, "0", "0")]
+    rows = [*clean_rows(), staged_row("BrandNewCharge", "-1.00", "-1.00", 1), staged_row("NewThing", "0", "0", 2)]
+    raw_entries = [*clean_raw(), ("BrandNewCharge", 1, "-1.00", "-1.00"), ("NewThing", 2, "0", "0")]
 
     result = check(rows, raw_entries)
 
     assert result.failures == [
-        f"file {FILE}: unknown line item types 'NewThing' (2 lines), 'SppDiscount' (1 line): "
+        f"file {FILE}: unknown line item types 'BrandNewCharge' (1 line), 'NewThing' (2 lines): "
         "declare them in dbt_project/seeds/line_item_types.csv"
     ]
 
 
 def test_one_unknown_line_item_type_says_declare_it_in_the_seed():
-    rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
-    raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]
+    rows = [*clean_rows(), staged_row("BrandNewCharge", "-1.00", "-1.00", 1)]
+    raw_entries = [*clean_raw(), ("BrandNewCharge", 1, "-1.00", "-1.00")]
 
     result = check(rows, raw_entries)
 
     assert result.failures == [
-        f"file {FILE}: unknown line item type 'SppDiscount' (1 line): "
+        f"file {FILE}: unknown line item type 'BrandNewCharge' (1 line): "
         "declare it in dbt_project/seeds/line_item_types.csv"
     ]
+
+
+def test_the_reseller_line_item_types_of_aws_pass_the_gate():
+    rows = [*clean_rows(), *(staged_row(t, "-1.00", "-1.00", 1) for t in RESELLER_TYPES)]
+    raw_entries = [*clean_raw(), *((t, 1, "-1.00", "-1.00") for t in RESELLER_TYPES)]
+
+    assert check(rows, raw_entries).failures == []
+
+
+RESELLER_TYPES = ("SppDiscount", "RiVolumeDiscount", "DistributorDiscount")
 
 
 def test_the_known_line_item_types_are_the_seeds(tmp_path):
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "line_item_types.csv").write_text(
-        "line_item_type,charge_category,pass_through_class\nUsage,usage,\n SppDiscount ,discount,discount\n"
+        "line_item_type,charge_category,pass_through_class,description\n"
+        "Usage,usage,,Usage\nSppDiscount,discount,spp_discount,Solution Provider Program discount\n"
     )
     rows = [*clean_rows(), staged_row("SppDiscount", "-1.00", "-1.00", 1)]
     raw_entries = [*clean_raw(), ("SppDiscount", 1, "-1.00", "-1.00")]
@@ -370,14 +381,6 @@ def test_the_known_line_item_types_are_the_seeds(tmp_path):
         f"file {FILE}: unknown line item types 'Credit' (1 line), 'SavingsPlanCoveredUsage' (4 lines), "
         "'SavingsPlanNegation' (4 lines), 'Tax' (1 line): declare them in dbt_project/seeds/line_item_types.csv"
     ]
-
-
-def test_a_seed_listing_a_line_item_type_twice_is_refused(tmp_path):
-    (tmp_path / "seeds").mkdir()
-    (tmp_path / "seeds" / "line_item_types.csv").write_text("line_item_type\nUsage\nTax\nUsage\n")
-
-    with pytest.raises(ValueError, match=r"line 4: line_item_type Usage is listed twice"):
-        known_line_item_types(tmp_path)
 
 
 def test_every_raw_finding_fails_the_gate_with_its_message_first():
