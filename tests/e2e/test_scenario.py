@@ -177,6 +177,7 @@ CUR_LINES = [
 
 CUR_HEADER = [
     "identity_line_item_id",
+    "identity_time_interval",
     "bill_payer_account_id",
     "bill_billing_period_start_date",
     "bill_bill_type",
@@ -300,6 +301,7 @@ def write_cur_csv(path: Path, payer: str) -> Path:
                 continue
             row = {
                 "identity_line_item_id": f"line-{number:03d}",
+                "identity_time_interval": f"2026-09-{day:02d}T00:00:00Z/2026-09-{day:02d}T23:59:59Z",
                 "bill_payer_account_id": payer,
                 "bill_billing_period_start_date": "2026-09-01T00:00:00Z",
                 "bill_bill_type": "Refund" if kind == "Refund" else "Anniversary",
