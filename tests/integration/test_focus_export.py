@@ -134,15 +134,14 @@ def test_money_is_decimal_and_timestamps_are_utc(exported):
     assert set(table.column("ChargeCategory").to_pylist()) == {"Usage", "Purchase", "Tax", "Credit", "Adjustment"}
 
 
-def test_the_daily_dag_exports_focus_after_the_warehouse_beside_publishing():
+def test_the_daily_dag_exports_focus_from_the_released_warehouse_only():
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(ROOT / "dags" / "cur_daily_load.py")).dags["cur_daily_load"]
     export = dag.get_task("export_focus")
     assert export.pool == "billflow_duckdb"
-    assert export.upstream_task_ids and all(t.startswith("dbt_warehouse.") for t in export.upstream_task_ids)
+    assert export.upstream_task_ids == {"release"}  # never the files of a candidate that may not go live
     assert not export.downstream_task_ids
-    assert "export_focus" not in dag.get_task("publish_to_serving").upstream_task_ids
 
 
 def test_focus_validator_passes_every_rule_of_the_columns_we_produce(exported, tmp_path):

@@ -115,7 +115,7 @@ def staged_version(engine: DuckDBEngine, staged: S3Store, version) -> pa.Table:
 
 
 def version_keys(version) -> list[str]:
-    return sorted([version.cost_key, version.tags_key, version.raw_totals_key])
+    return sorted([version.cost_key, version.tags_key, version.raw_totals_key, version.raw_checks_key])
 
 
 def test_a_legacy_delivery_on_s3_is_discovered_and_staged_into_a_version(s3):
