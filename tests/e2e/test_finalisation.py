@@ -18,7 +18,7 @@ EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve(
 KOKU = EXTERNAL / "koku"
 AFTER_THE_MONTH = date(2023, 7, 15)
 # koku's CUR is billed in NOK: its accounts (0099999999999 in the final file, 9999999999999 in the not-final
-# one) belong to acme, invoiced in NOK at cost with amortized cost as the basis, in this rule set
+# one) belong to nordic, invoiced in NOK at cost (amortized), in this rule set
 RULES = Path(__file__).resolve().parent / "koku_rules"
 
 
@@ -50,7 +50,7 @@ def test_a_month_whose_cur_is_not_final_gives_provisional_invoices_that_the_clos
     assert report.raw_rows == 3 and report.billing_periods == ["2023-06"]
     assert locked == []
     # three SavingsPlanCoveredUsage hours, amortized at their effective cost 0.1 each
-    assert invoices(home) == [("acme", "2023-06", "provisional", None, Decimal("0.30"), False)]
+    assert invoices(home) == [("nordic", "2023-06", "provisional", None, Decimal("0.30"), False)]
 
 
 def test_a_final_month_is_locked_once_it_is_over_and_stays_locked(home):
@@ -61,6 +61,6 @@ def test_a_final_month_is_locked_once_it_is_over_and_stays_locked(home):
     locked = run_monthly_close(load_settings(), as_of=AFTER_THE_MONTH)
     again = run_monthly_close(load_settings(), as_of=date(2023, 7, 16))
 
-    assert locked == ["locked BF-202306-0001 acme 2023-06"]
+    assert locked == ["locked BF-202306-0001 nordic 2023-06"]
     assert again == []
-    assert invoices(home) == [("acme", "2023-06", "final", "BF-202306-0001", Decimal("0.30"), True)]
+    assert invoices(home) == [("nordic", "2023-06", "final", "BF-202306-0001", Decimal("0.30"), True)]
