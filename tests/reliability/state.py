@@ -29,9 +29,33 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
+def _released_prefixes(home: Path) -> list[str]:
+    """The folders of every staged version a release made live (live or kept after being replaced)."""
+    if not (home / "serving.duckdb").exists():
+        return []
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "select payer_account_id, strftime(billing_period, '%Y-%m'), version_id "
+            "from billing_control.staged_versions where purged_at is null"
+        ).fetchall()
+    finally:
+        con.close()
+    return [f"versions/payer={payer}/period={period}/{version}/" for payer, period, version in rows]
+
+
+def staged_files(home: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The staged files of released versions, and every other staged file (what a failed run left)."""
+    prefixes = _released_prefixes(home)
+    files = _files(home / "staged")
+    released = {key: digest for key, digest in files.items() if key.startswith(tuple(prefixes))}
+    return released, {key: digest for key, digest in files.items() if key not in released}
+
+
 def state(home: Path) -> dict[str, Any]:
-    """Live state: control tables, published and billing tables, warehouse marts, staged and landing files."""
-    found: dict[str, Any] = {"staged": _files(home / "staged"), "landing": _files(home / "landing")}
+    """Live state: control tables, published and billing tables, warehouse marts, released staged versions,
+    landing files."""
+    found: dict[str, Any] = {"staged": staged_files(home)[0], "landing": _files(home / "landing")}
     if (home / "serving.duckdb").exists():
         con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
         try:
@@ -49,6 +73,13 @@ def state(home: Path) -> dict[str, Any]:
         finally:
             con.close()
     return found
+
+
+def leftovers(home: Path) -> list[str]:
+    """Staged files no release made live, and a candidate warehouse: what a failed run must not leave."""
+    left = sorted(staged_files(home)[1])
+    candidate = home / "candidate"
+    return left + sorted(p.name for p in candidate.iterdir()) if candidate.exists() else left
 
 
 def marts_only(home: Path) -> dict[str, Any]:

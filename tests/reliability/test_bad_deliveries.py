@@ -14,11 +14,13 @@ from billflow.pipeline import run_daily_load
 
 from tests.reliability.cases import REJECTED, Case
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
-from tests.reliability.state import open_rejections, state
+from tests.reliability.state import leftovers, open_rejections, state
 
 MANIFEST = "111111111111/cur/20260901-20261001/cur-Manifest.json"
 DATA = "111111111111/cur/cur/year=2026/month=9/cur-00001.snappy.parquet"
 ID_RULE = "1 to 128 letters, digits, '-' or '_', starting with a letter or digit"
+CANNOT_STAGE = f"cannot stage payer 111111111111, period 2026-09, manifest {MANIFEST}:"
+GATE_FAILED = "staging gate failed for payer 111111111111, period 2026-09"
 
 # case -> (stage, reason recorded for the operator), written out by hand
 EXPECTED: dict[str, tuple[str, str]] = {
@@ -52,6 +54,59 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "incomplete",
         f"1 of 1 listed data files are not there (e.g. {DATA}) 0.0 hours after the manifest was written "
         "(grace period 0 h)",
+    ),
+    "corrupt Parquet": (
+        "staging",
+        f"{CANNOT_STAGE}\n  - file {DATA}: not a readable Parquet file (Parquet magic bytes not found in footer. "
+        "Either the file is corrupted or this is not a parquet file.)",
+    ),
+    "a missing required column": (
+        "staging",
+        f"{CANNOT_STAGE}\n  - file {DATA} lacks the required column line_item_line_item_type",
+    ),
+    "a non-numeric cost": (
+        "staging",
+        f"{CANNOT_STAGE}\n  - file {DATA}: 1 value of line_item_unblended_cost is not a number (e.g. '1,25')",
+    ),
+    "an empty delivery": (
+        "gate",
+        f"{GATE_FAILED}: 4 failures in 64 checks:\n"
+        "  - staged partition is empty (0 rows)\n"
+        "  - nothing to reconcile: raw totals and staged partition are both empty\n"
+        "  - tag key team: nothing to reconcile: raw totals and staged partition are both empty\n"
+        "  - tag key project: nothing to reconcile: raw totals and staged partition are both empty",
+    ),
+    "duplicate line items": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        "  - 1 line item occurs more than once (same identity_line_item_id and identity_time_interval), 2 lines "
+        f"in all, in file {DATA} (e.g. 'li-01' 2026-09-01T10:00:00Z/2026-09-01T11:00:00Z (2 lines))",
+    ),
+    "lines of another payer": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        "  - 11 rows with payer_account_id != '111111111111' (e.g. '222222222222')",
+    ),
+    "mixed currency": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"  - 2 currencies in one delivery: 'EUR' (1 line in file {DATA}), 'USD' (11 lines in file {DATA})",
+    ),
+    "negative usage": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"  - file {DATA}: 1 Usage line with a negative line_item_usage_amount (e.g. 'li-02' -3.0)",
+    ),
+    "usage outside the period": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        "  - 1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 2026-10-02)",
+    ),
+    "an unknown line item type": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"  - file {DATA}: unknown line item type 'PromotionalCredit' (1 line): "
+        "declare it in dbt_project/seeds/line_item_types.csv",
     ),
 }
 
@@ -96,6 +151,7 @@ def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded
     assert after.pop("landing") == landed  # the raw files are only read
     before.pop("landing")
     assert after == before
+    assert leftovers(home) == []
     assert open_rejections(home) == [(stage, key, case.manifest_id, reason)]
     where = " (payer 111111111111, 2026-09)" if case.manifest_id else ""
     shown = reason.removeprefix(f"{key}: ")

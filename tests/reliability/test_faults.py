@@ -21,7 +21,7 @@ from billflow.rules import project_with_rules
 from tests.conftest import ROOT
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
-from tests.reliability.state import marts_only, state
+from tests.reliability.state import leftovers, marts_only, state
 
 
 def run_killed(point: str) -> subprocess.CompletedProcess:
@@ -74,7 +74,7 @@ def test_a_load_killed_while_staging_building_publishing_or_releasing_then_rerun
 
     assert report.loaded == []
     assert marts_only(home) == marts_only(clean_run)
-    assert list((home / "candidate").iterdir()) == []  # no candidate warehouse left behind
+    assert leftovers(home) == []  # no unreleased version, no candidate warehouse
     # the killed runs' versions are gone: the live ones and the replaced one kept for audit remain
     assert (
         stored_deliveries(home)

@@ -106,7 +106,9 @@ def plan_release(gated: list[dict[str, Any]] | None, begun: str | None) -> dict[
         check_held(db, _holder())
     finally:
         db.close()
-    candidates = [steps.Candidate.from_dict(item) for item in (gated or []) if item]
+    # the gated partitions (a failed gate pushes nothing); Airflow hands a lone one over unwrapped
+    passed = [gated] if isinstance(gated, dict) else list(gated or [])
+    candidates = [steps.Candidate.from_dict(item) for item in passed if item]
     plan = steps.plan_release(settings, candidates, steps.warehouse_is_stale(settings))
     if plan is None:
         raise AirflowSkipException("nothing to release: no new delivery passed its gate and the warehouse is current")
