@@ -314,7 +314,8 @@ def test_billflow_stages_builds_from_and_deletes_a_version_as_its_own_user(stack
     build = prepare_warehouse_build(load_settings(), staged, [version], "r1")
 
     assert (result.raw_rows, result.staged_rows, build.cost_rows) == (12, 11, 11)
-    assert staged.list_keys() == sorted([version.cost_key, version.tags_key, version.raw_totals_key, version.raw_checks_key])
+    keys = [version.cost_key, version.tags_key, version.raw_totals_key, version.raw_checks_key]
+    assert staged.list_keys() == sorted(keys)
     warehouse = duckdb.connect(str(tmp_path / "candidate" / "warehouse.duckdb"), read_only=True)
     assert totals_by_type(warehouse.sql("select * from staged.cur_daily").to_arrow_table(), "line_item_count") == (
         EXPECTED_TOTALS

@@ -20,8 +20,10 @@ MANIFEST_PATH = DBT_PROJECT_DIR / "target" / "manifest.json"
 def dbt_task_group(group_id: str, target: str, select: list[str]) -> DbtTaskGroup:
     """Models selected from the billflow dbt project, run against one profile target."""
     settings = load_settings()
+    # the configured project: another rule set runs through a project of links (billflow.rules); its models
+    # are the checkout's, so the checkout's manifest renders its tasks
     project_config = ProjectConfig(
-        dbt_project_path=DBT_PROJECT_DIR, project_name="billflow", install_dbt_deps=False, partial_parse=True
+        dbt_project_path=settings.dbt_project_dir, project_name="billflow", install_dbt_deps=False, partial_parse=True
     )
     # A plain local Path: Cosmos would wrap the manifest in an ObjectStoragePath, whose provider discovery
     # costs about a second of every DAG parse.
