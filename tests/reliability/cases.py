@@ -128,6 +128,13 @@ def _unknown_payer_in_lines(root: Path) -> str:
     return land_legacy(root, with_values(table, "bill_payer_account_id", [PAYER_2] * table.num_rows), "assembly-2")
 
 
+def _malformed_account(root: Path) -> str:
+    table = _lines()
+    accounts = table.column("line_item_usage_account_id").to_pylist()
+    accounts[where(table, "Usage")[0]] = "1000-0000-0001"
+    return land_legacy(root, with_values(table, "line_item_usage_account_id", accounts), "assembly-2")
+
+
 def _mixed_currency(root: Path) -> str:
     table = _lines()
     currencies = table.column("line_item_currency_code").to_pylist()
@@ -173,6 +180,7 @@ REJECTED = [
     Case("an empty delivery", _empty_delivery, "assembly-2"),
     Case("duplicate line items", _duplicate_line_items, "assembly-2"),
     Case("lines of another payer", _unknown_payer_in_lines, "assembly-2"),
+    Case("a usage account that is not an account id", _malformed_account, "assembly-2"),
     Case("mixed currency", _mixed_currency, "assembly-2"),
     Case("negative usage", _negative_usage, "assembly-2"),
     Case("usage outside the period", _usage_outside_the_period, "assembly-2"),

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 from billflow.config import load_settings
 from billflow.orchestration import steps
 from billflow.pipeline import run_daily_load
 
 from tests.reliability.cases import REJECTED, Case
-from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
+from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled, where, with_values
 from tests.reliability.state import leftovers, open_rejections, state
 
 MANIFEST = "111111111111/cur/20260901-20261001/cur-Manifest.json"
@@ -70,7 +71,7 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
     "an empty delivery": (
         "gate",
-        f"{GATE_FAILED}: 4 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 4 failures in 65 checks:\n"
         "  - staged partition is empty (0 rows)\n"
         "  - nothing to reconcile: raw totals and staged partition are both empty\n"
         "  - tag key team: nothing to reconcile: raw totals and staged partition are both empty\n"
@@ -78,33 +79,38 @@ EXPECTED: dict[str, tuple[str, str]] = {
     ),
     "duplicate line items": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         "  - 1 line item occurs more than once (same identity_line_item_id and identity_time_interval), 2 lines "
         f"in all, in file {DATA} (e.g. 'li-01' 2026-09-01T10:00:00Z/2026-09-01T11:00:00Z (2 lines))",
     ),
     "lines of another payer": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         "  - 11 rows with payer_account_id != '111111111111' (e.g. '222222222222')",
+    ),
+    "a usage account that is not an account id": (
+        "gate",
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
+        "  - 1 row with a usage_account_id not like ^[0-9]{12,13}$ (e.g. '1000-0000-0001')",
     ),
     "mixed currency": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         f"  - 2 currencies in one delivery: 'EUR' (1 line in file {DATA}), 'USD' (11 lines in file {DATA})",
     ),
     "negative usage": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         f"  - file {DATA}: 1 Usage line with a negative line_item_usage_amount (e.g. 'li-02' -3.0)",
     ),
     "usage outside the period": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         "  - 1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 2026-10-02)",
     ),
     "an unknown line item type": (
         "gate",
-        f"{GATE_FAILED}: 1 failures in 64 checks:\n"
+        f"{GATE_FAILED}: 1 failures in 65 checks:\n"
         f"  - file {DATA}: unknown line item type 'PromotionalCredit' (1 line): "
         "declare it in dbt_project/seeds/line_item_types.csv",
     ),
@@ -166,6 +172,31 @@ def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded
     assert (candidate.raw_rows, candidate.unblended_cost) == (12, Decimal("119.3300000000"))
 
 
+def good_delivery(factor: int) -> pa.Table:
+    """Payer 1's lines with every cost times `factor`, a column AWS added since (an extra column loads),
+    and the first usage line on an account no customer has (it lands on `unassigned`, never dropped)."""
+    table = scaled(raw_lines(PAYER_1, "legacy"), str(factor))
+    table = table.append_column("line_item_new_aws_column", pa.array(["added by AWS"] * table.num_rows))
+    accounts = table.column("line_item_usage_account_id").to_pylist()
+    accounts[where(table, "Usage")[0]] = UNMAPPED
+    return with_values(table, "line_item_usage_account_id", accounts)
+
+
+UNMAPPED = "100000000099"
+
+
+def unassigned(home) -> list[tuple]:
+    import duckdb
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select usage_account_id, unblended_cost, line_item_count from marts.unassigned_accounts"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def test_after_each_kind_of_rejection_the_next_good_delivery_goes_live(home, monkeypatch):
     """One rejection per stage a delivery can be stopped at (manifest, incomplete, staging, gate), each
     followed by a good delivery with restated figures: it goes live and resolves the rejection."""
@@ -184,10 +215,11 @@ def test_after_each_kind_of_rejection_the_next_good_delivery_goes_live(home, mon
             run_daily_load(load_settings())
         assert [found for found, *_ in open_rejections(home)] == [stage]
 
-        land_legacy(home / "landing", scaled(raw_lines(PAYER_1, "legacy"), str(number)), f"good-{number}")
+        land_legacy(home / "landing", good_delivery(number), f"good-{number}")
         report = run_daily_load(load_settings())
 
         assert report.loaded == [f"111111111111 2026-09 good-{number}"]
         assert open_rejections(home) == []
         assert live_manifests(home) == [(PAYER_1, f"good-{number}"), ("222222222222", "execution-1")]
         assert payer_cost(home, PAYER_1) == Decimal("119.33") * number
+        assert unassigned(home) == [(UNMAPPED, Decimal("1.25") * number, 1)]

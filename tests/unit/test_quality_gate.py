@@ -570,3 +570,13 @@ def test_gx_still_has_the_frame_fingerprint_switch_the_gate_turns_off():
     from great_expectations.execution_engine import pandas_execution_engine
 
     assert hasattr(pandas_execution_engine, "HASH_THRESHOLD")
+
+
+def test_a_usage_account_id_that_is_not_an_aws_account_id_fails_the_gate():
+    rows = clean_rows()
+    rows[0]["usage_account_id"] = "1000-0001"
+    rows[1]["usage_account_id"] = "acct-7"
+
+    result = check(rows, clean_raw())
+
+    assert result.failures == ["2 rows with a usage_account_id not like ^[0-9]{12,13}$ (e.g. '1000-0001', 'acct-7')"]

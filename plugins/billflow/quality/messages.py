@@ -156,6 +156,8 @@ def row_suite_messages(result: Any) -> list[str]:
             return [f"{rows_word(count)} with {column} {_bounds(kwargs)}{examples}"]
         if kind == "expect_column_values_to_be_unique":
             return [f"{rows_word(count)} with a duplicate {column}{examples}"]
+        if kind == "expect_column_values_to_match_regex":
+            return [f"{rows_word(count)} with a {column} not like {kwargs['regex']}{examples}"]
         what = config.description or describe_check(result)
         return [f"{rows_word(count)} fail: {what}{examples}"]
     what = config.description or describe_check(result)

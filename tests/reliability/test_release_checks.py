@@ -1,0 +1,132 @@
+"""What only the warehouse, the serving build or the close can see: a re-delivery that fails a warehouse test
+never goes live (nor does anything released with it), and a restatement of a locked month leaves every
+locked invoice as it was."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from billflow.config import load_settings
+from billflow.pipeline import DbtBuildFailed, run_daily_load, run_monthly_close
+from billflow.rules import project_with_rules
+
+from tests.reliability.conftest import RULES, use_home
+from tests.reliability.deliveries import PAYER_1, PAYER_2, land_cur2, land_legacy, raw_lines, scaled, with_values
+from tests.reliability.state import leftovers, state
+
+# Stands for any warehouse test a new delivery can fail (the staging gate passed it): dbt builds and tests
+# the candidate warehouse, and this test fails on the rows of the delivery `poisoned-2` only.
+POISON_TEST = """{{ config(tags=["warehouse"]) }}
+select manifest_id, count(*) as staged_rows
+from {{ ref('stg_cur__daily_costs') }}
+where manifest_id = 'poisoned-2'
+group by manifest_id
+"""
+
+
+def add_warehouse_test(project: Path, name: str, sql: str) -> None:
+    """Give the linked project (billflow.rules.project_with_rules) a test folder of its own with one more test."""
+    linked = project / "tests"
+    original = linked.resolve()
+    linked.unlink()
+    linked.mkdir()
+    for entry in original.iterdir():
+        (linked / entry.name).symlink_to(entry)
+    (linked / "injected").mkdir()
+    (linked / "injected" / f"{name}.sql").write_text(sql)
+
+
+def live(home: Path) -> list[tuple]:
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return con.execute(
+            "select payer_account_id, manifest_id from billing_control.staged_versions where retired_in is null "
+            "order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_was(home):
+    add_warehouse_test(home / "dbt_project", "assert_no_poisoned_delivery", POISON_TEST)
+    before = state(home)
+    land_legacy(home / "landing", scaled(raw_lines(PAYER_1, "legacy"), "2"), "poisoned-2")
+    land_cur2(home / "landing", scaled(raw_lines(PAYER_2, "cur2"), "3"), "execution-2")
+    landed = state(home)["landing"]
+
+    with pytest.raises(DbtBuildFailed) as failed:
+        run_daily_load(load_settings())
+
+    assert str(failed.value) == (
+        "dbt build of warehouse on warehouse failed: ['assert_no_poisoned_delivery: fail Got 1 result, "
+        "configured to fail if != 0']"
+    )
+    after = state(home)
+    assert after.pop("landing") == landed
+    before.pop("landing")
+    assert after == before  # neither the failing delivery nor the one built with it went live
+    assert leftovers(home) == []
+
+    land_legacy(home / "landing", scaled(raw_lines(PAYER_1, "legacy"), "4"), "good-3")
+    report = run_daily_load(load_settings())
+
+    assert report.loaded == ["111111111111 2026-09 good-3", "222222222222 2026-09 execution-2"]
+    assert live(home) == [(PAYER_1, "good-3"), (PAYER_2, "execution-2")]
+
+
+def final_lines(factor: str) -> object:
+    table = scaled(raw_lines(PAYER_1, "legacy"), factor)
+    return with_values(table, "bill_invoice_id", ["EUINGB26-0001"] * table.num_rows)
+
+
+def locked(home: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        return {
+            "locks": con.execute("select * from billing_control.invoice_locks order by all").fetchall(),
+            "lines": con.execute("select * from billing_control.locked_invoice_lines order by all").fetchall(),
+            "final": con.execute(
+                "select customer_id, invoice_number, total_amount, line_count from billing.invoices "
+                "where status = 'final' order by 1"
+            ).fetchall(),
+            "final_lines": con.execute(
+                "select * exclude (amortized_cost, adjustment_pct, billed_cost) from billing.invoice_lines "
+                "where status = 'final' order by all"
+            ).fetchall(),
+        }
+    finally:
+        con.close()
+
+
+def test_a_restatement_of_a_locked_month_changes_no_locked_invoice(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    project_with_rules(RULES, home / "dbt_project")
+    use_home(monkeypatch, home)
+    land_legacy(home / "landing", final_lines("1"), "assembly-1")
+    run_daily_load(load_settings())
+    numbers = run_monthly_close(load_settings(), as_of=date(2026, 10, 15))
+    assert numbers == ["locked BF-202609-0001 acme 2026-09", "locked BF-202609-0002 umbrella 2026-09"]
+    frozen = locked(home)
+
+    land_legacy(home / "landing", final_lines("2"), "restated-2")
+    run_daily_load(load_settings())
+    run_monthly_close(load_settings(), as_of=date(2026, 10, 16))
+
+    assert locked(home) == frozen
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    try:
+        published, total = con.execute(
+            "select published_total_amount, total_amount from billing.invoices where customer_id = 'acme'"
+        ).fetchall()[0]
+        pending = con.execute(
+            "select count(*), sum(amount) from billing.pending_adjustments where customer_id = 'acme'"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert published != total  # the restated figures are published beside the locked ones...
+    assert pending[0] > 0 and pending[1] == published - total  # ...and wait, whole, for acme's next invoice
+    assert Decimal(total) == Decimal(frozen["final"][0][2])
