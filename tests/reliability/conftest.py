@@ -1,5 +1,5 @@
-"""A loaded month to damage: both payers' September deliveries loaded once per module by the in-process
-runner (the DAG's steps), then copied for each test."""
+"""A loaded and closed month to damage: both payers' final September loaded and its invoices locked, once
+per module, by the in-process runner (the DAG's steps), then copied for each test."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def loaded_month(tmp_path_factory) -> Path:
-    """A home where September of both payers is loaded (the original of every test's copy)."""
-    from billflow.pipeline import run_daily_load
+    """A home where September of both payers is loaded and its invoices are locked (the original of every
+    test's copy: a failed run must leave the locked invoices as they are, too)."""
+    from datetime import date
+
+    from billflow.pipeline import run_daily_load, run_monthly_close
 
     home = tmp_path_factory.mktemp("loaded")
     project_with_rules(RULES, home / "dbt_project")
@@ -33,7 +36,9 @@ def loaded_month(tmp_path_factory) -> Path:
         use_home(patch, home)
         land_both(home / "landing")
         report = run_daily_load(load_settings())
+        locked = run_monthly_close(load_settings(), as_of=date(2026, 10, 15))
     assert len(report.loaded) == 2, report
+    assert [line.split()[2] for line in locked] == ["acme", "initech", "umbrella"], locked
     return home
 
 

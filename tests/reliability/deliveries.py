@@ -124,9 +124,15 @@ def land_cur2(root: Path, table: pa.Table | None, execution_id: str, payer: str 
     return manifest_key
 
 
+def final(table: pa.Table, invoice_id: str = "EUINGB26-0001") -> pa.Table:
+    """The lines of a month AWS has finalised: every line carries the AWS invoice id."""
+    return with_values(table, "bill_invoice_id", [invoice_id] * table.num_rows)
+
+
 def land_both(root: Path, suffix: str = "1") -> None:
-    land_legacy(root, raw_lines(PAYER_1, "legacy"), f"assembly-{suffix}")
-    land_cur2(root, raw_lines(PAYER_2, "cur2"), f"execution-{suffix}")
+    """Both payers' final September."""
+    land_legacy(root, final(raw_lines(PAYER_1, "legacy")), f"assembly-{suffix}")
+    land_cur2(root, final(raw_lines(PAYER_2, "cur2")), f"execution-{suffix}")
 
 
 def scaled(table: pa.Table, factor: str) -> pa.Table:

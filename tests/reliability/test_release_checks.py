@@ -15,7 +15,7 @@ from billflow.pipeline import DbtBuildFailed, run_daily_load, run_monthly_close
 from billflow.rules import project_with_rules
 
 from tests.reliability.conftest import RULES, use_home
-from tests.reliability.deliveries import PAYER_1, PAYER_2, land_cur2, land_legacy, raw_lines, scaled, with_values
+from tests.reliability.deliveries import PAYER_1, PAYER_2, final, land_cur2, land_legacy, raw_lines, scaled
 from tests.reliability.state import leftovers, state
 
 # Stands for any warehouse test a new delivery can fail (the staging gate passed it): dbt builds and tests
@@ -78,11 +78,6 @@ def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_w
     assert live(home) == [(PAYER_1, "good-3"), (PAYER_2, "execution-2")]
 
 
-def final_lines(factor: str) -> object:
-    table = scaled(raw_lines(PAYER_1, "legacy"), factor)
-    return with_values(table, "bill_invoice_id", ["EUINGB26-0001"] * table.num_rows)
-
-
 def locked(home: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
     try:
@@ -106,13 +101,13 @@ def test_a_restatement_of_a_locked_month_changes_no_locked_invoice(tmp_path, mon
     home = tmp_path / "home"
     project_with_rules(RULES, home / "dbt_project")
     use_home(monkeypatch, home)
-    land_legacy(home / "landing", final_lines("1"), "assembly-1")
+    land_legacy(home / "landing", final(raw_lines(PAYER_1, "legacy")), "assembly-1")
     run_daily_load(load_settings())
     numbers = run_monthly_close(load_settings(), as_of=date(2026, 10, 15))
     assert numbers == ["locked BF-202609-0001 acme 2026-09", "locked BF-202609-0002 umbrella 2026-09"]
     frozen = locked(home)
 
-    land_legacy(home / "landing", final_lines("2"), "restated-2")
+    land_legacy(home / "landing", final(scaled(raw_lines(PAYER_1, "legacy"), "2")), "restated-2")
     run_daily_load(load_settings())
     run_monthly_close(load_settings(), as_of=date(2026, 10, 16))
 
