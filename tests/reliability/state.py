@@ -89,12 +89,26 @@ def marts_only(home: Path) -> dict[str, Any]:
     return {key: full.get(key) for key in ("marts", "published", "billing")}
 
 
-def open_rejections(home: Path) -> list[tuple]:
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+def query(home: Path, sql: str, params: list | None = None, database: str = "serving") -> list[tuple]:
+    """Rows of a query on the home's serving (or warehouse) DuckDB file, opened read-only."""
+    con = duckdb.connect(str(home / f"{database}.duckdb"), read_only=True)
     try:
-        return con.execute(
-            "select stage, manifest_key, manifest_id, reason from billing_control.delivery_rejections "
-            "where resolved_at is null order by manifest_key, manifest_id"
-        ).fetchall()
+        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def open_rejections(home: Path) -> list[tuple]:
+    return query(
+        home,
+        "select stage, manifest_key, manifest_id, reason from billing_control.delivery_rejections "
+        "where resolved_at is null order by manifest_key, manifest_id",
+    )
+
+
+def live_manifests(home: Path) -> list[tuple]:
+    """(payer, manifest id) of the live staged version of each partition."""
+    return query(
+        home,
+        "select payer_account_id, manifest_id from billing_control.staged_versions where retired_in is null order by 1",
+    )

@@ -15,7 +15,7 @@ from billflow.pipeline import run_daily_load
 
 from tests.reliability.cases import REJECTED, Case
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled, where, with_values
-from tests.reliability.state import leftovers, open_rejections, state
+from tests.reliability.state import leftovers, live_manifests, open_rejections, query, state
 
 MANIFEST = "111111111111/cur/20260901-20261001/cur-Manifest.json"
 DATA = "111111111111/cur/cur/year=2026/month=9/cur-00001.snappy.parquet"
@@ -117,29 +117,8 @@ EXPECTED: dict[str, tuple[str, str]] = {
 }
 
 
-def live_manifests(home) -> list[tuple]:
-    import duckdb
-
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        return con.execute(
-            "select payer_account_id, manifest_id from billing_control.staged_versions where retired_in is null "
-            "order by 1"
-        ).fetchall()
-    finally:
-        con.close()
-
-
 def payer_cost(home, payer: str) -> Decimal:
-    import duckdb
-
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        return con.execute(
-            "select sum(unblended_cost) from billing.daily_costs where payer_account_id = ?", [payer]
-        ).fetchall()[0][0]
-    finally:
-        con.close()
+    return query(home, "select sum(unblended_cost) from billing.daily_costs where payer_account_id = ?", [payer])[0][0]
 
 
 @pytest.mark.parametrize("case", REJECTED, ids=[case.name for case in REJECTED])
@@ -186,15 +165,8 @@ UNMAPPED = "100000000099"
 
 
 def unassigned(home) -> list[tuple]:
-    import duckdb
-
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(
-            "select usage_account_id, unblended_cost, line_item_count from marts.unassigned_accounts"
-        ).fetchall()
-    finally:
-        con.close()
+    sql = "select usage_account_id, unblended_cost, line_item_count from marts.unassigned_accounts"
+    return query(home, sql, database="warehouse")
 
 
 def test_after_each_kind_of_rejection_the_next_good_delivery_goes_live(home, monkeypatch):

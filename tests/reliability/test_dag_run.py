@@ -7,22 +7,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 from billflow.rules import project_with_rules
 
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, PAYER_2, land_cur2, land_legacy, raw_lines, where, with_values
+from tests.reliability.state import query
 
 pytestmark = pytest.mark.e2e
-
-
-def rows(home: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_bad_payer_fails_its_gate_and_the_run_while_the_good_payer_goes_live(
@@ -56,19 +48,19 @@ def test_a_bad_payer_fails_its_gate_and_the_run_while_the_good_payer_goes_live(
     assert gates == {f"{PAYER_1} 2026-09": "success", f"{PAYER_2} 2026-09": "failed"}
     assert states[("release", -1)] == "success"
     assert states[("finish_load", -1)] == "failed"
-    assert rows(home, "select payer_account_id, manifest_id from billing_control.staged_versions") == [
+    assert query(home, "select payer_account_id, manifest_id from billing_control.staged_versions") == [
         (PAYER_1, "assembly-1")
     ]
-    assert rows(home, "select distinct payer_account_id from billing.daily_costs") == [(PAYER_1,)]
+    assert query(home, "select distinct payer_account_id from billing.daily_costs") == [(PAYER_1,)]
     # payer 1's twelve lines, 119.33 unblended by hand from tests/rawcur.py, and nothing of payer 2
-    assert rows(home, "select sum(unblended_cost), sum(line_item_count) from billing.daily_costs") == [
+    assert query(home, "select sum(unblended_cost), sum(line_item_count) from billing.daily_costs") == [
         (Decimal("119.3300000000"), 12)
     ]
     reason = (
         f"staging gate failed for payer {PAYER_2}, period 2026-09: 1 failures in 65 checks:\n"
         "  - 1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 2026-10-03)"
     )
-    assert rows(home, "select stage, manifest_key, reason from billing_control.delivery_rejections") == [
+    assert query(home, "select stage, manifest_key, reason from billing_control.delivery_rejections") == [
         ("gate", manifest, reason)
     ]
     log = capfd.readouterr()

@@ -8,7 +8,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 from billflow.config import load_settings
 from billflow.pipeline import DbtBuildFailed, run_daily_load, run_monthly_close
@@ -16,7 +15,7 @@ from billflow.rules import project_with_rules
 
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, PAYER_2, final, land_cur2, land_legacy, raw_lines, scaled
-from tests.reliability.state import leftovers, state
+from tests.reliability.state import leftovers, live_manifests, query, state
 
 # Stands for any warehouse test a new delivery can fail (the staging gate passed it): dbt builds and tests
 # the candidate warehouse, and this test fails on the rows of the delivery `poisoned-2` only.
@@ -38,17 +37,6 @@ def add_warehouse_test(project: Path, name: str, sql: str) -> None:
         (linked / entry.name).symlink_to(entry)
     (linked / "injected").mkdir()
     (linked / "injected" / f"{name}.sql").write_text(sql)
-
-
-def live(home: Path) -> list[tuple]:
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        return con.execute(
-            "select payer_account_id, manifest_id from billing_control.staged_versions where retired_in is null "
-            "order by 1"
-        ).fetchall()
-    finally:
-        con.close()
 
 
 def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_was(home):
@@ -75,26 +63,24 @@ def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_w
     report = run_daily_load(load_settings())
 
     assert report.loaded == ["111111111111 2026-09 good-3", "222222222222 2026-09 execution-2"]
-    assert live(home) == [(PAYER_1, "good-3"), (PAYER_2, "execution-2")]
+    assert live_manifests(home) == [(PAYER_1, "good-3"), (PAYER_2, "execution-2")]
 
 
 def locked(home: Path) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        return {
-            "locks": con.execute("select * from billing_control.invoice_locks order by all").fetchall(),
-            "lines": con.execute("select * from billing_control.locked_invoice_lines order by all").fetchall(),
-            "final": con.execute(
-                "select customer_id, invoice_number, total_amount, line_count from billing.invoices "
-                "where status = 'final' order by 1"
-            ).fetchall(),
-            "final_lines": con.execute(
-                "select * exclude (amortized_cost, adjustment_pct, billed_cost) from billing.invoice_lines "
-                "where status = 'final' order by all"
-            ).fetchall(),
-        }
-    finally:
-        con.close()
+    return {
+        "locks": query(home, "select * from billing_control.invoice_locks order by all"),
+        "lines": query(home, "select * from billing_control.locked_invoice_lines order by all"),
+        "final": query(
+            home,
+            "select customer_id, invoice_number, total_amount, line_count from billing.invoices "
+            "where status = 'final' order by 1",
+        ),
+        "final_lines": query(
+            home,
+            "select * exclude (amortized_cost, adjustment_pct, billed_cost) from billing.invoice_lines "
+            "where status = 'final' order by all",
+        ),
+    }
 
 
 def test_a_restatement_of_a_locked_month_changes_no_locked_invoice(tmp_path, monkeypatch):
@@ -112,16 +98,10 @@ def test_a_restatement_of_a_locked_month_changes_no_locked_invoice(tmp_path, mon
     run_monthly_close(load_settings(), as_of=date(2026, 10, 16))
 
     assert locked(home) == frozen
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    try:
-        published, total = con.execute(
-            "select published_total_amount, total_amount from billing.invoices where customer_id = 'acme'"
-        ).fetchall()[0]
-        pending = con.execute(
-            "select count(*), sum(amount) from billing.pending_adjustments where customer_id = 'acme'"
-        ).fetchall()[0]
-    finally:
-        con.close()
+    [(published, total)] = query(
+        home, "select published_total_amount, total_amount from billing.invoices where customer_id = 'acme'"
+    )
+    [pending] = query(home, "select count(*), sum(amount) from billing.pending_adjustments where customer_id = 'acme'")
     assert published != total  # the restated figures are published beside the locked ones...
     assert pending[0] > 0 and pending[1] == published - total  # ...and wait, whole, for acme's next invoice
     assert Decimal(total) == Decimal(frozen["final"][0][2])
