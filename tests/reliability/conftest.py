@@ -1,5 +1,5 @@
 """A loaded and closed month to damage: both payers' final September loaded and its invoices locked, once
-per module, by the in-process runner (the DAG's steps), then copied for each test."""
+per session, by the in-process runner (the DAG's steps), then copied for each test."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(home / "dbt_project"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def loaded_month(tmp_path_factory) -> Path:
     """A home where September of both payers is loaded and its invoices are locked (the original of every
     test's copy: a failed run must leave the locked invoices as they are, too)."""

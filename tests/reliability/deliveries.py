@@ -49,6 +49,8 @@ def raw_lines(payer: str = PAYER_1, source_format: str = "legacy") -> pa.Table:
 
 def with_values(table: pa.Table, column: str, values: list) -> pa.Table:
     field = table.schema.field(column)
+    if pa.types.is_null(field.type):  # a column the sample leaves empty everywhere: give it the values' type
+        field = field.with_type(pa.array(values).type)
     return table.set_column(table.schema.get_field_index(column), field, pa.array(values, field.type))
 
 
