@@ -42,9 +42,9 @@ help:
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@if command -v uv >/dev/null 2>&1; then \
-		echo "installing with uv"; uv pip install --python $(PY) -r requirements.txt -e .; \
+		echo "installing with uv"; uv pip install --compile-bytecode --python $(PY) -r requirements.txt -e .; \
 	elif $(BIN)/pip install -q uv 2>/dev/null; then \
-		echo "installing with uv (bootstrapped by pip into the venv)"; $(BIN)/uv pip install --python $(PY) -r requirements.txt -e .; \
+		echo "installing with uv (bootstrapped by pip into the venv)"; $(BIN)/uv pip install --compile-bytecode --python $(PY) -r requirements.txt -e .; \
 	else \
 		echo "installing with pip"; $(BIN)/pip install -r requirements.txt -e .; \
 	fi
@@ -63,7 +63,7 @@ $(FOCUS_STAMP):
 	echo "focus-venv: $(FOCUS_VENV) with $$py"; \
 	if [ -n "$$uv" ]; then \
 		$$uv venv --quiet --allow-existing --python "$$py" $(FOCUS_VENV) \
-			&& $$uv pip install --quiet --python $(FOCUS_VENV)/bin/python $(FOCUS_REQUIREMENTS); \
+			&& $$uv pip install --quiet --compile-bytecode --python $(FOCUS_VENV)/bin/python $(FOCUS_REQUIREMENTS); \
 	else \
 		"$$py" -m venv $(FOCUS_VENV) && $(FOCUS_VENV)/bin/pip install -q $(FOCUS_REQUIREMENTS); \
 	fi
