@@ -60,6 +60,9 @@ class Settings:
     incomplete_grace_hours: float = 6.0
     # how long the run lock stays valid without being given back (a crash on another host)
     run_lock_lease_hours: float = 12.0
+    # the Airflow SMTP connection that tells people what they must act on (None: the log only)
+    notify_conn_id: str | None = None
+    notify_to: tuple[str, ...] = ()
 
     @property
     def warehouse_candidate_path(self) -> Path:
@@ -75,6 +78,18 @@ def _number(name: str, default: float, minimum: float) -> float:
     if not value >= minimum:
         raise ValueError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+
+
+def parse_notify_to(value: str) -> tuple[str, ...]:
+    """BILLFLOW_NOTIFY_TO: comma-separated e-mail addresses."""
+    addresses = tuple(address.strip() for address in value.split(",") if address.strip())
+    bad = [address for address in addresses if not _EMAIL.fullmatch(address)]
+    if bad:
+        raise ValueError(f"BILLFLOW_NOTIFY_TO: {', '.join(map(repr, bad))} is not an e-mail address")
+    return addresses
 
 
 def parse_report_names(value: str) -> frozenset[str] | None:
@@ -107,4 +122,15 @@ def load_settings() -> Settings:
         incomplete_grace_hours=_number("BILLFLOW_INCOMPLETE_GRACE_HOURS", 6.0, 0),
         run_lock_lease_hours=_number("BILLFLOW_RUN_LOCK_LEASE_HOURS", 12.0, 0.1),
         report_names=parse_report_names(os.environ.get("BILLFLOW_REPORT_NAMES", "")),
+        **_notify_settings(),
     )
+
+
+def _notify_settings() -> dict[str, object]:
+    conn_id = _env("BILLFLOW_NOTIFY_CONN_ID", "")
+    to = parse_notify_to(os.environ.get("BILLFLOW_NOTIFY_TO", ""))
+    if conn_id and not to:
+        raise ValueError("BILLFLOW_NOTIFY_CONN_ID is set but BILLFLOW_NOTIFY_TO names nobody to tell")
+    if conn_id and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", conn_id):
+        raise ValueError(f"BILLFLOW_NOTIFY_CONN_ID={conn_id!r} is not an Airflow connection id")
+    return {"notify_conn_id": conn_id or None, "notify_to": to}

@@ -130,4 +130,4 @@ def run_monthly_close(settings: Settings, as_of: date, *, step: StepRunner = run
         step("release serving", lambda: steps.release_serving(settings, _run_id(), holder))
     finally:
         steps.end_run(settings, holder)
-    return steps.report_close(result)
+    return steps.report_close(settings, result)

@@ -596,14 +596,30 @@ def release_serving(settings: Settings, run_id: str, holder: Any) -> str:
     return release_id
 
 
-def report_close(result: Any) -> list[str]:
-    """Fail the close when invoices that were due could not be locked; report the unassigned cost."""
+def report_close(settings: Settings, result: Any) -> list[str]:
+    """Tell people about unassigned cost and invoices that could not be locked; fail the close when invoices
+    that were due stayed unlocked."""
+    from billflow.orchestration.notify import notify_people
+
     lines = [f"locked {item.invoice_number} {item.customer_id} {item.billing_period:%Y-%m}" for item in result.locked]
-    lines += [
+    unassigned = [
         f"unassigned cost of payer {u.payer_account_id} {u.billing_period:%Y-%m}: {u.amortized_cost.normalize():f}"
+        + (f" (above the limit of {u.limit:f})" if u.over_limit else "")
         for u in result.unassigned
     ]
+    blocked = [f"not locked: {item.describe()}" for item in result.blocked]
+    if unassigned or blocked:
+        periods = sorted({f"{item.billing_period:%Y-%m}" for item in [*result.unassigned, *result.blocked]})
+        subject = f"billflow close {', '.join(periods)}: " + ", ".join(
+            part
+            for part in (
+                f"{len(blocked)} invoices not locked" if blocked else "",
+                f"unassigned cost on {len(unassigned)} payer months" if unassigned else "",
+            )
+            if part
+        )
+        notify_people(settings, subject, blocked + unassigned + lines)
     if result.blocked:
         text = "\n".join(f"  - {item.describe()}" for item in result.blocked)
         raise InvoicesNotLocked(f"{len(result.blocked)} invoices were not locked:\n{text}")
-    return lines
+    return lines + unassigned

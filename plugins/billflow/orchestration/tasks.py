@@ -225,7 +225,7 @@ def finish_close(begun: str | None, locked: dict[str, Any] | None, released: str
         raise steps.RunNotStarted("the close did not start: begin_close failed (see its log)")
     if locked is None or released is None:
         raise steps.ReleaseFailed("the close did not finish: a check failed (see the failed task)")
-    lines = steps.report_close(CloseResult.from_dict(locked))
+    lines = steps.report_close(_settings(), CloseResult.from_dict(locked))
     for line in lines:
         log.info(line)
     return lines
