@@ -92,7 +92,7 @@ def gate(staged: dict[str, Any]) -> dict[str, Any]:
 def plan_release(gated: list[dict[str, Any]] | None, begun: str | None) -> dict[str, Any]:
     """The partitions that passed their gate (a failed one keeps its live version) and every version the
     candidate warehouse is built from; skips the build when there is nothing to release."""
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from billflow.control.runlock import check_held
     from billflow.engines.factory import serving_database
