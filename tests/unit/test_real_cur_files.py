@@ -53,27 +53,33 @@ def file_totals(path):
     return rows, cost
 
 
-def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_totals(tmp_path):
-    key = "123412340534/sample/data/sample.parquet"
-    assert csv_to_parquet(FOCUS_CONVERTERS_CUR, tmp_path / "landing" / key) == 1281
-    delivery = Delivery("123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", "m.json", (key,))
+def stage_and_gate(tmp_path, delivery: Delivery, currency: str):
+    """Stage a delivery landed under tmp_path/landing with a rule set invoicing in `currency`, then gate it."""
     staged = LocalStore(tmp_path / "staged")
-
     result = stage_delivery(
         delivery,
         LocalStore(tmp_path / "landing"),
         staged,
         DuckDBEngine(threads=1),
-        rules_dir=rule_set(tmp_path / "rules", "USD"),
+        rules_dir=rule_set(tmp_path / "rules", currency),
     )
     candidate, raw_totals = read_candidate(staged, result.version)
     gate = enforce_gate(
         candidate,
         raw_totals,
         raw_checks=read_raw_checks(staged, result.version),
-        payer_account_id="123412340534",
-        billing_period=date(2023, 11, 1),
+        payer_account_id=delivery.payer_account_id,
+        billing_period=delivery.billing_period,
     )
+    return result, candidate, raw_totals, gate
+
+
+def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_totals(tmp_path):
+    key = "123412340534/sample/data/sample.parquet"
+    assert csv_to_parquet(FOCUS_CONVERTERS_CUR, tmp_path / "landing" / key) == 1281
+    delivery = Delivery("123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", "m.json", (key,))
+
+    result, candidate, _, gate = stage_and_gate(tmp_path, delivery, "USD")
 
     rows, cost = file_totals(FOCUS_CONVERTERS_CUR)
     assert rows == {"Usage": 1269, "Tax": 12}
@@ -97,23 +103,8 @@ def test_the_koku_savings_plan_curs_in_nok_pass_the_raw_checks_and_the_gate(tmp_
     key = f"{payer}/koku/data/{name}.parquet"
     assert csv_to_parquet(KOKU / name, tmp_path / "landing" / key) == 3
     delivery = Delivery(payer, date(2023, 6, 1), "koku", "legacy", "koku", "m.json", (key,))
-    staged = LocalStore(tmp_path / "staged")
 
-    result = stage_delivery(
-        delivery,
-        LocalStore(tmp_path / "landing"),
-        staged,
-        DuckDBEngine(threads=1),
-        rules_dir=rule_set(tmp_path / "rules", "NOK"),
-    )
-    candidate, raw_totals = read_candidate(staged, result.version)
-    gate = enforce_gate(
-        candidate,
-        raw_totals,
-        raw_checks=read_raw_checks(staged, result.version),
-        payer_account_id=payer,
-        billing_period=date(2023, 6, 1),
-    )
+    result, _, raw_totals, gate = stage_and_gate(tmp_path, delivery, "NOK")
 
     assert result.findings == ()
     # three SavingsPlanCoveredUsage lines of 10 NOK, each with an effective cost of 0.1 (the file's figures)
