@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -14,7 +13,8 @@ from billflow.formats.csv_cur import land_csv_as_legacy_delivery
 from billflow.pipeline import run_daily_load, run_monthly_close
 from billflow.rules import project_with_rules
 
-EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
+from tests.fixtures import EXTERNAL
+
 KOKU = EXTERNAL / "koku"
 AFTER_THE_MONTH = date(2023, 7, 15)
 # koku's CUR is billed in NOK: its accounts (0099999999999 in the final file, 9999999999999 in the not-final

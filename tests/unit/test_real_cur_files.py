@@ -1,11 +1,9 @@
-"""Real CUR files written by others (../shared/data/external) stage with totals equal to the file's."""
+"""Real CUR files written by others (tests/fixtures/external) stage with totals equal to the file's."""
 
 import csv
-import os
 from collections import Counter, defaultdict
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,8 +16,9 @@ from billflow.staging.columns import MONEY, RAW_COLUMNS
 from billflow.staging.stage import read_candidate, read_raw_checks, stage_delivery
 from billflow.storage.local import LocalStore
 
+from tests.fixtures import EXTERNAL
+
 # shared/ lies beside the checkout (and beside CI's clone)
-EXTERNAL = Path(os.environ.get("BILLFLOW_EXTERNAL_DATA", Path(__file__).resolve().parents[3] / "shared/data/external"))
 FOCUS_CONVERTERS_CUR = EXTERNAL / "focus-converters" / "sample-anonymous-aws-export-dataset.csv"
 MONEY_COLUMNS = {name for name, sql_type in RAW_COLUMNS.items() if sql_type == MONEY}
 KOKU = EXTERNAL / "koku"

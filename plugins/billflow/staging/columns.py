@@ -72,7 +72,7 @@ EVERY_LINE = "*"
 # covered usage at public on-demand prices (rule 5) would silently be 0. Public on-demand cost is
 # required only where re-rating reads it (usage covered by a Savings Plan or a reservation): on-demand
 # Usage is billed at its unblended cost, and AWS leaves the column empty on lines without a public
-# price (tax, fees, credits). Every line of the real CURs in shared/data/external passes this table.
+# price (tax, fees, credits). Every line of the real CURs in tests/fixtures/external passes this table.
 REQUIRED_MONEY: dict[str, tuple[str, ...]] = {
     EVERY_LINE: ("line_item_unblended_cost",),
     "SavingsPlanCoveredUsage": ("savings_plan_savings_plan_effective_cost", "pricing_public_on_demand_cost"),
