@@ -610,14 +610,9 @@ def report_close(settings: Settings, result: Any) -> list[str]:
     blocked = [f"not locked: {item.describe()}" for item in result.blocked]
     if unassigned or blocked:
         periods = sorted({f"{item.billing_period:%Y-%m}" for item in [*result.unassigned, *result.blocked]})
-        subject = f"billflow close {', '.join(periods)}: " + ", ".join(
-            part
-            for part in (
-                f"{len(blocked)} invoices not locked" if blocked else "",
-                f"unassigned cost on {len(unassigned)} payer months" if unassigned else "",
-            )
-            if part
-        )
+        parts = [f"{len(blocked)} invoices not locked"] if blocked else []
+        parts += [f"unassigned cost on {len(unassigned)} payer months"] if unassigned else []
+        subject = f"billflow close {', '.join(periods)}: {', '.join(parts)}"
         notify_people(settings, subject, blocked + unassigned + lines)
     if result.blocked:
         text = "\n".join(f"  - {item.describe()}" for item in result.blocked)
