@@ -20,8 +20,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(ROOT)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(ROOT)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
-export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
-export PYTHONPATH := $(ROOT)/plugins
+export PYTHONPATH := $(ROOT)/plugins:$(ROOT)/tools
 # `airflow standalone` starts its components as `airflow ...` subprocesses found on the PATH
 export PATH := $(BIN):$(PATH)
 
@@ -84,9 +83,9 @@ airflow-init: $(STAMP) $(MANIFEST)
 	$(BIN)/airflow pools set billflow_staging 4 "parallel staging queries" > /dev/null
 
 demo: airflow-init
-	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(DEMO_PERIOD) --format mixed \
+	$(PY) -m billflow_dev generate-cur --out $(BILLFLOW_HOME)/landing --period $(DEMO_PERIOD) --format mixed \
 		--payers 2 --accounts 4 --rows 200000 --seed 42 --final --quiet
-	$(BIN)/billflow generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
+	$(PY) -m billflow_dev generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
 		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43 --quiet
 	$(BIN)/airflow dags test cur_daily_load --conf '{"force_reload": true}' > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
@@ -98,11 +97,11 @@ test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check plugins dags tests
-	$(BIN)/ruff format --check plugins dags tests
+	$(BIN)/ruff check plugins tools dags tests
+	$(BIN)/ruff format --check plugins tools dags tests
 
 bench: $(STAMP) $(MANIFEST)
-	$(BIN)/billflow bench --rows 10000000
+	$(PY) -m billflow_dev bench --rows 10000000
 
 airflow: airflow-init
 	$(BIN)/airflow standalone

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import Param, dag, task_group
+
 from billflow.orchestration import tasks
-from billflow.orchestration.dbt_groups import dbt_task_group
 
 
 @dag(
@@ -39,9 +39,9 @@ def cur_daily_load():
 
     gated = stage_partition.expand(delivery=deliveries)
     plan = tasks.plan_release(gated, begun)
-    warehouse = dbt_task_group("dbt_warehouse", target="warehouse", select=["tag:warehouse", "path:seeds"])
+    warehouse = tasks.dbt_build.override(task_id="dbt_build_warehouse")("warehouse")
     published = tasks.publish_to_serving()
-    serving = dbt_task_group("dbt_serving", target="serving", select=["tag:serving"])
+    serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
     released = tasks.release(plan)
     tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released
     released >> tasks.export_focus()

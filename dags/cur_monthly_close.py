@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag
+
 from billflow.orchestration import tasks
 from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
-from billflow.orchestration.dbt_groups import dbt_task_group
 
 
 @dag(
@@ -28,9 +28,9 @@ from billflow.orchestration.dbt_groups import dbt_task_group
 )
 def cur_monthly_close():
     begun = tasks.begin_close()
-    checked = dbt_task_group("dbt_serving_before_lock", target="serving", select=["tag:serving"])
+    checked = tasks.dbt_build.override(task_id="dbt_build_serving_before_lock")("serving")
     locked = tasks.lock_final_invoices()
-    serving = dbt_task_group("dbt_serving", target="serving", select=["tag:serving"])
+    serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
     released = tasks.release_serving()
     begun >> checked >> locked >> serving >> released
     tasks.finish_close(begun, locked, released)

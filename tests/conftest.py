@@ -16,7 +16,6 @@ os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="billflow-test-airflow-")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] = "False"
 os.environ["BILLFLOW_TASK_RETRIES"] = "0"  # a failing task fails the dag.test() run at once
 os.environ.setdefault("BILLFLOW_HOME", tempfile.mkdtemp(prefix="billflow-test-home-"))
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from billflow.billing.close import (
     BlockedInvoice,
     CloseError,

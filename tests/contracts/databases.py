@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from billflow.control.schema import ensure_control_tables
 
 # postgres-psycopg3: what PostgresDatabase.from_airflow() gets from PostgresHook when psycopg 3 is installed

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from billflow.engines.duckdb_database import DuckDBDatabase
 from billflow.serving.publish import publish_marts
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from billflow.control.rejections import Problem, open_problems, record_problems, rejected_deliveries, resolve_gone
 from billflow.control.release import LOAD, Release, commit_release, latest_release_id
 from billflow.control.runlock import AnotherRunIsActive, Holder, acquire, check_held, read_lock, release

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from billflow.control.schema import LOCKED_INVOICE_LINES_COLUMNS, ensure_control_tables, table_columns
 
 AUG, SEPT = date(2026, 8, 1), date(2026, 9, 1)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from billflow.config import load_settings
-from billflow.formats.csv_cur import land_csv_as_legacy_delivery
-from billflow.pipeline import run_daily_load, run_monthly_close
-from billflow.rules import project_with_rules
 
+from billflow.rules import project_with_rules
+from billflow_dev.csv_cur import land_csv_as_legacy_delivery
 from tests.fixtures import EXTERNAL
+from tests.runs import close, load
 
 KOKU = EXTERNAL / "koku"
 AFTER_THE_MONTH = date(2023, 7, 15)
@@ -23,7 +22,7 @@ RULES = Path(__file__).resolve().parent / "koku_rules"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
+def home(tmp_path, monkeypatch, airflow_db):
     monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
     for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
         monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
@@ -44,10 +43,11 @@ def test_a_month_whose_cur_is_not_final_gives_provisional_invoices_that_the_clos
         KOKU / "2023-06-01-not-final.csv", home / "landing", report_name="koku", assembly_id="not-final"
     )
 
-    report = run_daily_load(load_settings())
-    locked = run_monthly_close(load_settings(), as_of=AFTER_THE_MONTH)
+    report = load()
+    locked = close(as_of=AFTER_THE_MONTH)
 
-    assert report.raw_rows == 3 and report.billing_periods == ["2023-06"]
+    assert [c["raw_rows"] for c in report.returns["plan_release"]["candidates"]] == [3]
+    assert report.returns["release"] == ["2023-06"]
     assert locked == []
     # three SavingsPlanCoveredUsage hours, amortized at their effective cost 0.1 each
     assert invoices(home) == [("nordic", "2023-06", "provisional", None, Decimal("0.30"), False)]
@@ -55,11 +55,11 @@ def test_a_month_whose_cur_is_not_final_gives_provisional_invoices_that_the_clos
 
 def test_a_final_month_is_locked_once_it_is_over_and_stays_locked(home):
     land_csv_as_legacy_delivery(KOKU / "2023-06-01.csv", home / "landing", report_name="koku", assembly_id="final")
-    run_daily_load(load_settings())
+    load()
 
-    assert run_monthly_close(load_settings(), as_of=date(2023, 6, 30)) == []  # the month is not over yet
-    locked = run_monthly_close(load_settings(), as_of=AFTER_THE_MONTH)
-    again = run_monthly_close(load_settings(), as_of=date(2023, 7, 16))
+    assert close(as_of=date(2023, 6, 30)) == []  # the month is not over yet
+    locked = close(as_of=AFTER_THE_MONTH)
+    again = close(as_of=date(2023, 7, 16))
 
     assert locked == ["locked BF-202306-0001 nordic 2023-06"]
     assert again == []

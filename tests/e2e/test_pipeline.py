@@ -1,17 +1,17 @@
-"""End to end on the embedded default: generated CUR -> both DAGs (dag.test) -> invoices in serving."""
+"""End to end on the embedded default: generated CUR -> both DAGs (dag.test, billflow.orchestration.runner)
+-> invoices in serving."""
 
 from __future__ import annotations
 
-import itertools
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from billflow.formats.generator import generate_cur
-from billflow.storage.local import LocalStore
 
+from billflow.orchestration.runner import run_daily_load, run_monthly_close
+from billflow.storage.local import LocalStore
+from billflow_dev.generator import generate_cur
 from tests.e2e.independent import expected_invoices
 
 pytestmark = pytest.mark.e2e
@@ -27,44 +27,27 @@ def home(tmp_path, monkeypatch, airflow_db):
     return tmp_path
 
 
-@pytest.fixture(scope="module")
-def dags(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
-    assert bag.import_errors == {}
-    return bag.dags
-
-
 def generate(home: Path, **options):
     settings = {"period": PERIOD, "payers": 2, "accounts": 4, "days": None, "rows": 3000, "seed": 11, "fmt": "mixed"}
     settings.update(options)
     return generate_cur(home / "landing", **settings)
 
 
-_runs = itertools.count()
-
-
-def run(dag, **conf):
-    """One dag.test() run; each gets its own logical date (the metadata db keeps every run)."""
-    logical_date = datetime(2026, 11, 20, tzinfo=UTC) + timedelta(minutes=next(_runs))
-    return dag.test(logical_date=logical_date, run_conf=conf or None)
-
-
-def task_states(dagrun) -> dict[str, str]:
-    states = {}
-    for ti in dagrun.get_task_instances():
-        states.setdefault(ti.task_id, set()).add(str(ti.state))
+def task_states(outcome) -> dict[str, str]:
+    """Task id -> its state (the states of a mapped task's instances joined)."""
+    states: dict[str, set[str]] = {}
+    for task in outcome.tasks:
+        states.setdefault(task.task_id, set()).add(task.state)
     return {task_id: ",".join(sorted(s)) for task_id, s in states.items()}
 
 
-def asset_events_of(dagrun) -> dict[str, dict]:
-    """The billflow Asset events a run emitted (uri -> extra); Cosmos adds one per dbt model besides."""
+def asset_events_of(outcome) -> dict[str, dict]:
+    """The billflow Asset events a run emitted (uri -> extra)."""
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == dagrun.run_id).all()
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == outcome.run_id).all()
         return {event.asset.uri: event.extra for event in events if event.asset.uri.startswith("billflow://")}
 
 
@@ -90,12 +73,12 @@ def snapshot(home: Path) -> dict[str, list]:
     }
 
 
-def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(home, dags):
+def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(home):
     generate(home, final=True)
 
-    dagrun = run(dags["cur_daily_load"])
+    dagrun = run_daily_load()
 
-    assert str(dagrun.state) == "success", task_states(dagrun)
+    assert dagrun.state == "success", task_states(dagrun)
     expected = expected_invoices(home / "landing")
     assert invoice_totals(home) == expected
     assert {customer for customer, _ in expected} >= {"acme", "globex", "initech", "umbrella", "unassigned"}
@@ -104,9 +87,9 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(h
     assert ledger == [("111111111111", "legacy"), ("222222222222", "cur2")]
     assert asset_events_of(dagrun) == {f"billflow://serving/invoices/{PERIOD}": {"billing_period": PERIOD}}
 
-    close = run(dags["cur_monthly_close"])
+    close = run_monthly_close()
 
-    assert str(close.state) == "success", task_states(close)
+    assert close.state == "success", task_states(close)
     invoices = serving_rows(
         home, "select customer_id, status, invoice_number, total_amount from billing.invoices order by customer_id"
     )
@@ -119,35 +102,25 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(h
     assert {(c, PERIOD): total for c, _, _, total in invoices} == expected
 
 
-def load_in_process(*, force_reload: bool = False) -> None:
-    """A load through the in-process runner (the same steps as the DAG, a minute faster): the tests below
-    are about what a load does on top of marts that are already there."""
-    from billflow.config import load_settings
-    from billflow.pipeline import run_daily_load
-
-    assert run_daily_load(load_settings(), force_reload=force_reload).loaded
-
-
-def test_running_the_load_twice_gives_identical_marts(home, dags):
+def test_running_the_load_twice_gives_identical_marts(home):
     generate(home)
-    load_in_process()
+    run_daily_load()
     first = snapshot(home)
 
-    # the same task functions as the DAG's, without the scheduler (the DAG runs in the tests around it)
-    load_in_process(force_reload=True)
+    run_daily_load(force_reload=True)
 
     assert snapshot(home) == first
 
 
-def test_a_redelivered_month_replaces_its_partition_without_double_counting(home, dags):
+def test_a_redelivered_month_replaces_its_partition_without_double_counting(home):
     generate(home)
-    load_in_process()
+    run_daily_load()
     before = invoice_totals(home)
 
     generate(home, redeliver=True)
-    dagrun = run(dags["cur_daily_load"])
+    dagrun = run_daily_load()
 
-    assert str(dagrun.state) == "success", task_states(dagrun)
+    assert dagrun.state == "success", task_states(dagrun)
     after = invoice_totals(home)
     assert after == expected_invoices(home / "landing")
     assert after != before
@@ -156,7 +129,7 @@ def test_a_redelivered_month_replaces_its_partition_without_double_counting(home
 
 
 def test_partitions_that_do_not_reconcile_are_deleted_nothing_goes_live_and_the_run_fails_naming_them(
-    home, dags, monkeypatch
+    home, monkeypatch
 ):
     from billflow.staging import stage
 
@@ -166,10 +139,10 @@ def test_partitions_that_do_not_reconcile_are_deleted_nothing_goes_live_and_the_
     )
     generate(home)
 
-    dagrun = run(dags["cur_daily_load"])
+    dagrun = run_daily_load(check=False)
 
     states = task_states(dagrun)
-    assert str(dagrun.state) == "failed"
+    assert dagrun.state == "failed"
     assert states["stage_partition.gate"] == "failed"
     assert states["plan_release"] == "skipped"  # nothing passed its gate: nothing to build
     dbt_states = {state for task_id, state in states.items() if task_id.startswith("dbt_")}

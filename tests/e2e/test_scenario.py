@@ -93,10 +93,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
 from billflow.config import load_settings
-from billflow.formats.csv_cur import land_csv_as_legacy_delivery
-from billflow.pipeline import run_daily_load
 from billflow.rules import project_with_rules
+from billflow_dev.csv_cur import land_csv_as_legacy_delivery
+from tests.runs import load
 
 pytestmark = pytest.mark.e2e
 
@@ -328,7 +329,7 @@ def rows_as_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory) -> Outcome:
+def outcome(tmp_path_factory, airflow_db) -> Outcome:
     """One daily load of the scenario CUR with the scenario rule set; what serving and the marts hold after it."""
     home = tmp_path_factory.mktemp("scenario")
     with pytest.MonkeyPatch.context() as env:
@@ -352,10 +353,10 @@ def outcome(tmp_path_factory) -> Outcome:
             land_csv_as_legacy_delivery(cur_csv, home / "landing", report_name="scenario", assembly_id=f"a-{payer}")
         settings = load_settings()
 
-        report = run_daily_load(settings)
+        report = load()
 
-    assert report.raw_rows == len(CUR_LINES)
-    assert report.billing_periods == ["2026-09"]
+    assert sum(c["raw_rows"] for c in report.returns["plan_release"]["candidates"]) == len(CUR_LINES)
+    assert report.returns["release"] == ["2026-09"]
     with duckdb.connect(str(settings.serving_path), read_only=True) as con:
         serving_lines = con.execute(
             "select customer_id, product_code, charge_category, pricing_rule_id, currency_code, amount "

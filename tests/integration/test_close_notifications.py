@@ -12,6 +12,7 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
+
 from billflow.billing.close import BlockedInvoice, CloseResult, LockedInvoice, UnassignedCost
 from billflow.config import load_settings
 from billflow.orchestration import steps

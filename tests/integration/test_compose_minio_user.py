@@ -22,6 +22,8 @@ from pathlib import Path
 import boto3
 import duckdb
 import pytest
+from botocore.exceptions import ClientError
+
 from billflow.config import load_settings
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.discovery import discover_deliveries
@@ -29,8 +31,6 @@ from billflow.staging.stage import stage_delivery
 from billflow.staging.versions import delete_version
 from billflow.storage.base import open_store
 from billflow.warehouse.build import prepare_warehouse_build
-from botocore.exceptions import ClientError
-
 from tests.integration.conftest import free_port
 from tests.integration.test_compose_file import BILLFLOW_SETTINGS
 from tests.integration.test_s3_landing import DATA_KEY, MANIFEST_KEY, land_legacy_delivery

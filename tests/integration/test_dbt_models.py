@@ -49,6 +49,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
 from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys, load_settings
 from billflow.control.release import CLOSE, Release, commit_release
 from billflow.control.schema import ensure_control_tables
@@ -58,7 +60,6 @@ from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.versions import VersionRef
 from billflow.storage.local import LocalStore
 from billflow.warehouse.build import prepare_warehouse_build
-from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it

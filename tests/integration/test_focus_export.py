@@ -19,8 +19,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.formats.generator import generate_cur
 
+from billflow_dev.generator import generate_cur
 from tests.conftest import ROOT
 
 FOCUS_VENV = ROOT / ".venv-focus"
@@ -39,7 +39,7 @@ PERIODS = {"2026-09": {"final": True, "days": None}, "2026-10": {"final": False,
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, airflow_db):
     """Two billing periods (one final, one month to date) of two payers: one legacy report, one CUR 2.0."""
     import os
 
@@ -57,12 +57,12 @@ def exported(tmp_path_factory):
         }
         from billflow.config import load_settings
         from billflow.engines.factory import warehouse_database
-        from billflow.pipeline import run_daily_load
         from billflow.serving.focus_export import export_focus, export_store
+        from tests.runs import load
 
         settings = load_settings()
-        report = run_daily_load(settings)
-        assert report.billing_periods == sorted(PERIODS)
+        report = load()
+        assert report.returns["release"] == sorted(PERIODS)
         warehouse = warehouse_database(settings)
         try:
             first = export_focus(warehouse, export_store(settings))

@@ -12,8 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from billflow.config import DBT_PROJECT_DIR
 from dbt.cli.main import dbtRunner
+
+from billflow.config import DBT_PROJECT_DIR
 
 # (expression, exact result): amount x part / whole rounded half away from zero to 10 decimals, worked out
 # with Python's Decimal at 80 digits

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from billflow.config import load_settings
 from billflow.control.schema import ensure_control_tables
 from billflow.engines.factory import serving_database
 from billflow.engines.postgres_database import PostgresDatabase
-
 from tests.contracts.control_tables import *  # noqa: F403
 from tests.contracts.databases import serving  # noqa: F401  (fixture of the contract tests)
 from tests.contracts.publishing import *  # noqa: F403

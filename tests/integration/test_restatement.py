@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from dbt.cli.main import dbtRunner
+
 from billflow.billing.close import ClosePolicy, lock_final_invoices
 from billflow.config import DBT_PROJECT_DIR, load_settings
 from billflow.control.release import CLOSE, LOAD, Release, commit_release, latest_release_id
@@ -40,7 +42,6 @@ from billflow.engines.postgres_database import PostgresDatabase
 from billflow.formats.manifest import Delivery
 from billflow.serving.publish import publish_marts
 from billflow.staging.versions import VersionRef
-from dbt.cli.main import dbtRunner
 
 SEPT, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 MONEY, AMOUNT = pa.decimal128(38, 10), pa.decimal128(18, 2)

@@ -16,6 +16,8 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from moto.server import ThreadedMotoServer
+
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
 from billflow.formats.identifiers import IdentifierError
@@ -24,8 +26,6 @@ from billflow.storage import s3 as s3_module
 from billflow.storage.base import open_store
 from billflow.storage.local import LocalStore
 from billflow.storage.s3 import S3Store
-from moto.server import ThreadedMotoServer
-
 from tests.integration.conftest import free_port
 from tests.rawcur import EXPECTED_TOTALS, PAYER, raw_table
 from tests.unit.test_staging import totals_by_type

@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from billflow.config import load_settings
-from billflow.rules import project_with_rules
 
+from billflow.rules import project_with_rules
 from tests.reliability.deliveries import land_both
 
 RULES = Path(__file__).resolve().parents[1] / "integration" / "rules"
@@ -23,21 +22,21 @@ def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def loaded_month(tmp_path_factory) -> Path:
+def loaded_month(tmp_path_factory, airflow_db) -> Path:
     """A home where September of both payers is loaded and its invoices are locked (the original of every
     test's copy: a failed run must leave the locked invoices as they are, too)."""
     from datetime import date
 
-    from billflow.pipeline import run_daily_load, run_monthly_close
+    from tests.runs import close, load, loaded
 
     home = tmp_path_factory.mktemp("loaded")
     project_with_rules(RULES, home / "dbt_project")
     with pytest.MonkeyPatch.context() as patch:
         use_home(patch, home)
         land_both(home / "landing")
-        report = run_daily_load(load_settings())
-        locked = run_monthly_close(load_settings(), as_of=date(2026, 10, 15))
-    assert len(report.loaded) == 2, report
+        report = load()
+        locked = close(as_of=date(2026, 10, 15))
+    assert len(loaded(report)) == 2, report
     assert [line.split()[2] for line in locked] == ["acme", "initech", "umbrella"], locked
     return home
 

@@ -1,4 +1,4 @@
-"""Run the daily load in this process and kill it (SIGKILL: no cleanup, no finally) at a chosen point.
+"""Run the daily DAG in this process (dag.test) and kill it (SIGKILL: no cleanup, no finally) at a chosen point.
 
     python -m tests.reliability.crash staging|dbt|publish|release
 
@@ -59,11 +59,10 @@ def arm(point: str) -> None:
 
 
 def main() -> None:
-    from billflow.config import load_settings
-    from billflow.pipeline import run_daily_load
+    from billflow.orchestration.runner import run_daily_load
 
     arm(sys.argv[1])
-    run_daily_load(load_settings())
+    run_daily_load()
     print("the load finished without being killed")
     sys.exit(3)
 

@@ -9,13 +9,13 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+
 from billflow.config import load_settings
 from billflow.orchestration import steps
-from billflow.pipeline import run_daily_load
-
 from tests.reliability.cases import REJECTED, Case
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled, where, with_values
 from tests.reliability.state import leftovers, live_manifests, open_rejections, query, state
+from tests.runs import DagRunFailed, load, loaded
 
 MANIFEST = "111111111111/cur/20260901-20261001/cur-Manifest.json"
 DATA = "111111111111/cur/cur/year=2026/month=9/cur-00001.snappy.parquet"
@@ -129,8 +129,8 @@ def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded
     key = case.land(home / "landing")
     landed = state(home)["landing"]
 
-    with pytest.raises(steps.DeliveriesNotLoaded) as failed:
-        run_daily_load(load_settings())
+    with pytest.raises(DagRunFailed) as failed:
+        load()
 
     after = state(home)
     assert after.pop("landing") == landed  # the raw files are only read
@@ -140,7 +140,10 @@ def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded
     assert open_rejections(home) == [(stage, key, case.manifest_id, reason)]
     where = " (payer 111111111111, 2026-09)" if case.manifest_id else ""
     shown = reason.removeprefix(f"{key}: ")
-    assert str(failed.value) == f"1 deliveries are not loaded and need attention:\n  - [{stage}] {key}{where}: {shown}"
+    errors = failed.value.outcome.errors
+    assert (
+        errors["finish_load"] == f"1 deliveries are not loaded and need attention:\n  - [{stage}] {key}{where}: {shown}"
+    )
 
     # the partition takes the next good delivery: it is sensed, staged and gated (test below: released)
     land_legacy(home / "landing", raw_lines(PAYER_1, "legacy"), "assembly-3")
@@ -183,14 +186,14 @@ def test_after_each_kind_of_rejection_the_next_good_delivery_goes_live(home, mon
     ]
     for number, (name, stage) in enumerate(stopped_at, start=2):
         kinds[name].land(home / "landing")
-        with pytest.raises(steps.DeliveriesNotLoaded):
-            run_daily_load(load_settings())
+        with pytest.raises(DagRunFailed):
+            load()
         assert [found for found, *_ in open_rejections(home)] == [stage]
 
         land_legacy(home / "landing", good_delivery(number), f"good-{number}")
-        report = run_daily_load(load_settings())
+        report = load()
 
-        assert report.loaded == [f"111111111111 2026-09 good-{number}"]
+        assert loaded(report) == [f"111111111111 2026-09 good-{number}"]
         assert open_rejections(home) == []
         assert live_manifests(home) == [(PAYER_1, f"good-{number}"), ("222222222222", "execution-1")]
         assert payer_cost(home, PAYER_1) == Decimal("119.33") * number

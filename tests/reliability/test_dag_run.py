@@ -8,8 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from billflow.rules import project_with_rules
 
+from billflow.rules import project_with_rules
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, PAYER_2, land_cur2, land_legacy, raw_lines, where, with_values
 from tests.reliability.state import query

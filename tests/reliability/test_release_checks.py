@@ -9,13 +9,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from billflow.config import load_settings
-from billflow.pipeline import DbtBuildFailed, run_daily_load, run_monthly_close
-from billflow.rules import project_with_rules
 
+from billflow.rules import project_with_rules
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, PAYER_2, final, land_cur2, land_legacy, raw_lines, scaled
 from tests.reliability.state import leftovers, live_manifests, query, state
+from tests.runs import DagRunFailed, close, load, loaded
 
 # Stands for any warehouse test a new delivery can fail (the staging gate passed it): dbt builds and tests
 # the candidate warehouse, and this test fails on the rows of the delivery `poisoned-2` only.
@@ -46,12 +45,16 @@ def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_w
     land_cur2(home / "landing", scaled(raw_lines(PAYER_2, "cur2"), "3"), "execution-2")
     landed = state(home)["landing"]
 
-    with pytest.raises(DbtBuildFailed) as failed:
-        run_daily_load(load_settings())
+    with pytest.raises(DagRunFailed) as failed:
+        load()
 
-    assert str(failed.value) == (
-        "dbt build of warehouse on warehouse failed: ['assert_no_poisoned_delivery: fail Got 1 result, "
-        "configured to fail if != 0']"
+    errors = failed.value.outcome.errors
+    assert errors["dbt_build_warehouse"] == (
+        "dbt build of warehouse (tag:warehouse on warehouse) failed: ['assert_no_poisoned_delivery: fail Got 1 "
+        "result, configured to fail if != 0']"
+    )
+    assert errors["finish_load"].startswith("release ") and errors["finish_load"].endswith(
+        " did not go live: a check failed (see the failed task)"
     )
     after = state(home)
     assert after.pop("landing") == landed
@@ -60,9 +63,9 @@ def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_w
     assert leftovers(home) == []
 
     land_legacy(home / "landing", scaled(raw_lines(PAYER_1, "legacy"), "4"), "good-3")
-    report = run_daily_load(load_settings())
+    report = load()
 
-    assert report.loaded == ["111111111111 2026-09 good-3", "222222222222 2026-09 execution-2"]
+    assert loaded(report) == ["111111111111 2026-09 good-3", "222222222222 2026-09 execution-2"]
     assert live_manifests(home) == [(PAYER_1, "good-3"), (PAYER_2, "execution-2")]
 
 
@@ -88,14 +91,14 @@ def test_a_restatement_of_a_locked_month_changes_no_locked_invoice(tmp_path, mon
     project_with_rules(RULES, home / "dbt_project")
     use_home(monkeypatch, home)
     land_legacy(home / "landing", final(raw_lines(PAYER_1, "legacy")), "assembly-1")
-    run_daily_load(load_settings())
-    numbers = run_monthly_close(load_settings(), as_of=date(2026, 10, 15))
+    load()
+    numbers = close(as_of=date(2026, 10, 15))
     assert numbers == ["locked BF-202609-0001 acme 2026-09", "locked BF-202609-0002 umbrella 2026-09"]
     frozen = locked(home)
 
     land_legacy(home / "landing", final(scaled(raw_lines(PAYER_1, "legacy"), "2")), "restated-2")
-    run_daily_load(load_settings())
-    run_monthly_close(load_settings(), as_of=date(2026, 10, 16))
+    load()
+    close(as_of=date(2026, 10, 16))
 
     assert locked(home) == frozen
     [(published, total)] = query(

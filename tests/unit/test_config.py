@@ -1,6 +1,7 @@
 """Settings from the environment: BILLFLOW_REPORT_NAMES picks the reports discovery loads."""
 
 import pytest
+
 from billflow.config import load_settings
 from billflow.formats.identifiers import IdentifierError
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.formats.csv_cur import csv_to_parquet
+
+from billflow_dev.csv_cur import csv_to_parquet
 
 HEADER = [
     "identity/LineItemId",

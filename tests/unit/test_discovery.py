@@ -6,9 +6,9 @@ import os
 from datetime import UTC, date, datetime
 
 import pytest
+
 from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
 from billflow.storage.local import LocalStore
-
 from tests.unit.test_manifest import CUR2_KEY, ID_RULE, LEGACY_KEY, cur2_body, legacy_body
 
 SEPTEMBER = date(2026, 9, 1)

@@ -13,9 +13,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from billflow.cli.main import main
+
 from billflow.formats import columns as cols
-from billflow.formats.generator import (
+from billflow_dev.__main__ import main
+from billflow_dev.generator import (
     LINE_ITEM_TYPES,
     GeneratorError,
     generate_cur,

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+
 from billflow.formats import identifiers as ids
 from billflow.formats.identifiers import IdentifierError
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from billflow.config import DBT_PROJECT_DIR
 from billflow.formats.line_item_types import (
     SEED_DISPLAY_PATH,

@@ -5,6 +5,7 @@ import os
 from datetime import UTC, datetime
 
 import pytest
+
 from billflow.formats.identifiers import IdentifierError
 from billflow.storage.base import ObjectInfo
 from billflow.storage.local import LocalStore

@@ -4,6 +4,7 @@ import json
 from datetime import date
 
 import pytest
+
 from billflow.formats.manifest import Delivery, ManifestError, manifest_format, parse_manifest
 
 LEGACY_KEY = "111111111111/acme-cur/20260901-20261001/acme-cur-Manifest.json"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
 from billflow import config
 from billflow.formats.line_item_types import known_line_item_types
 from billflow.quality import gate

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.manifest import Delivery
 from billflow.quality.gate import GateFailed, enforce_gate
@@ -27,7 +28,6 @@ from billflow.staging.stage import (
     stage_delivery,
 )
 from billflow.storage.local import LocalStore
-
 from tests.rawcur import EXPECTED_TOTALS, PAYER, raw_table, write_raw
 
 PERIOD = date(2026, 9, 1)

@@ -8,14 +8,15 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from billflow.engines.duckdb_engine import DuckDBEngine
-from billflow.formats.csv_cur import athena_column_name, csv_to_parquet
+from billflow.formats.columns import athena_column_name
 from billflow.formats.manifest import Delivery
 from billflow.quality.gate import enforce_gate
 from billflow.staging.columns import MONEY, RAW_COLUMNS
 from billflow.staging.stage import read_candidate, read_raw_checks, stage_delivery
 from billflow.storage.local import LocalStore
-
+from billflow_dev.csv_cur import csv_to_parquet
 from tests.fixtures import EXTERNAL
 
 # shared/ lies beside the checkout (and beside CI's clone)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from billflow.billing.report import fetch_amounts_by_rule, format_rule_table
 from billflow.cli.invoices import billing_month
 from billflow.engines.duckdb_database import DuckDBDatabase

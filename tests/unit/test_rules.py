@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys
 from billflow.rules import RULE_SEEDS, missing_rule_seeds, project_with_rules
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pyarrow.compute as pc
 import pytest
 import sqlglot
+
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.manifest import Delivery
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
@@ -19,7 +20,6 @@ from billflow.staging.stage import (
     typed_projection,
 )
 from billflow.storage.local import LocalStore
-
 from tests.rawcur import EXPECTED_TOTALS, PAYER, raw_table, write_raw
 
 

@@ -13,6 +13,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from billflow.config import load_settings
 from billflow.control.schema import ensure_control_tables
 from billflow.control.versions import live_versions, recorded_versions

@@ -11,7 +11,7 @@ import argparse
 import importlib
 from collections.abc import Sequence
 
-SUBCOMMANDS: tuple[str, ...] = ("billflow.cli.generate", "billflow.cli.invoices", "billflow.cli.bench")
+SUBCOMMANDS: tuple[str, ...] = ("billflow.cli.invoices",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ legacy manifests list ``{"category", "name", "type"}`` (camelCase, CSV-era types
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -275,3 +276,15 @@ def sql_type(type_: pa.DataType) -> str:
     if pa.types.is_map(type_):
         return f"map<{sql_type(type_.key_type)},{sql_type(type_.item_type)}>"
     raise ValueError(f"no SQL spelling for {type_}")
+
+
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z])")
+_NOT_WORD = re.compile(r"[^0-9a-zA-Z]+")
+
+
+def athena_column_name(header: str) -> str:
+    """'lineItem/UsageAccountId' -> 'line_item_usage_account_id'; 'savingsPlan/SavingsPlanARN' ->
+    'savings_plan_savings_plan_a_r_n' (Athena splits every capital), 'resourceTags/user:Team' ->
+    'resource_tags_user_team'."""
+    parts = [_CAMEL_BOUNDARY.sub("_", part) for part in _NOT_WORD.split(header) if part]
+    return "_".join(parts).lower()

@@ -1,14 +1,15 @@
 """The steps of the daily load and the monthly close: what each DAG task does, in plain functions.
 
-The DAG tasks (billflow.orchestration.tasks) are thin calls of these, and so is the in-process runner
-(billflow.pipeline), so both run one flow. What the flow guarantees:
+The DAG tasks (billflow.orchestration.tasks) are thin calls of these; the DAG files wire the tasks, and
+that wiring is the only composition of the flow (billflow.orchestration.runner runs the DAGs themselves
+in one process for the bench and the tests). What the flow guarantees:
 
 * nothing goes live before every check after it passed: a delivery is staged into a new version of its
   partition, gated, then built into a candidate warehouse and a serving shadow with every dbt test, and
   only a release (billflow.control.release) makes all of it live in one transaction;
 * a failed run leaves staged data, marts, serving tables and locked invoices exactly as they were, and
   what it could not load is recorded and fails the run's last step, naming each manifest and why;
-* one run at a time (billflow.control.runlock), whether a DAG run or the in-process runner;
+* one run at a time (billflow.control.runlock);
 * every run starts by completing a release a crash interrupted and by removing what a failed run left.
 """
 
@@ -49,6 +50,10 @@ class RunNotStarted(RuntimeError):
 
 class ReleaseFailed(RuntimeError):
     """A release was built but did not go live: a check after staging failed."""
+
+
+class DbtBuildFailed(RuntimeError):
+    """A dbt model or test failed: nothing after it was built, and nothing goes live."""
 
 
 def _now() -> datetime:
@@ -434,6 +439,39 @@ def prepare_warehouse(settings: Settings, plan: Plan) -> None:
     from billflow.warehouse.build import prepare_warehouse_build
 
     prepare_warehouse_build(settings, staged_store(settings), plan.versions, plan.release_id)
+
+
+# ---------------------------------------------------------------- dbt
+
+# What each dbt build selects (the tags of dbt_project.yml) and the profile target it runs against.
+DBT_BUILDS = {"warehouse": ("tag:warehouse", "warehouse"), "serving": ("tag:serving", "serving")}
+# dbt unit tests check the SQL, not the data: they run in CI (make test), not on every load
+PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
+
+
+def build_models(settings: Settings, build: str) -> list[str]:
+    """`dbt build` of the warehouse (into the candidate) or of serving (into the shadow): every model, seed
+    and data test of the selection, in dependency order. Returns one "node: status (seconds)" line per node;
+    raises DbtBuildFailed naming each failed node, with dbt's message."""
+    from dbt.cli.main import dbtRunner
+
+    select, target = DBT_BUILDS[build]
+    args = ["build", "--select", select, "--target", target, "--quiet", *PRODUCTION_BUILD_FLAGS]
+    args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
+    args += ["--target-path", str(settings.home / "dbt-target" / build)]
+    result = dbtRunner().invoke(args)
+    nodes = list(result.result or []) if result.result is not None and hasattr(result.result, "__iter__") else []
+    lines = [f"{r.node.resource_type} {r.node.name}: {r.status} ({r.execution_time:.1f}s)" for r in nodes]
+    for line in lines:
+        log.info("dbt %s: %s", build, line)
+    if not result.success:
+        failed = [
+            f"{r.node.name}: {r.status} {r.message or ''}".strip()
+            for r in nodes
+            if str(r.status) not in ("success", "pass", "skipped")
+        ]
+        raise DbtBuildFailed(f"dbt build of {build} ({select} on {target}) failed: {failed or result.exception}")
+    return lines
 
 
 def publish(settings: Settings) -> Any:

@@ -126,6 +126,16 @@ def prepare_warehouse(plan: dict[str, Any]) -> str:
 
 
 @task(pool=DUCKDB_POOL)
+def dbt_build(build: str) -> list[str]:
+    """`dbt build` of the warehouse models (in the candidate) or the serving models (in the shadow): every
+    model and data test; one failed test fails the task and nothing after it runs. The log and the return
+    value list each node with its status and time."""
+    from billflow.orchestration import steps
+
+    return steps.build_models(_settings(), build)
+
+
+@task(pool=DUCKDB_POOL)
 def publish_to_serving() -> dict[str, int]:
     """Copy the tested candidate marts into the serving shadow (checked to the cent); nothing is live yet."""
     from billflow.orchestration import steps

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from billflow.engines.query import QueryEngine
 from billflow.engines.sql import quote_literal
-from billflow.formats.csv_cur import athena_column_name
+from billflow.formats.columns import athena_column_name
 from billflow.formats.manifest import Delivery
 from billflow.staging.columns import (
     BLANK_IS_NULL,

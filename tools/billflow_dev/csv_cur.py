@@ -13,19 +13,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from billflow.formats.columns import athena_column_name
 from billflow.staging.columns import MONEY, RAW_COLUMNS
-
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z])")
-_NOT_WORD = re.compile(r"[^0-9a-zA-Z]+")
-
-
-def athena_column_name(header: str) -> str:
-    """'lineItem/UsageAccountId' -> 'line_item_usage_account_id'; 'savingsPlan/SavingsPlanARN' ->
-    'savings_plan_savings_plan_a_r_n' (Athena splits every capital), 'resourceTags/user:Team' ->
-    'resource_tags_user_team'."""
-    parts = [_CAMEL_BOUNDARY.sub("_", part) for part in _NOT_WORD.split(header) if part]
-    return "_".join(parts).lower()
-
 
 # CUR CSVs seen in the wild write timestamps several ways
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S.000Z", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")

@@ -1,7 +1,8 @@
-"""`billflow bench`: time a month of CUR from the landing zone to the serving marts, stage by stage.
+"""`python -m billflow_dev bench`: time a generated month of CUR from the landing zone to the serving marts.
 
-Runs the same steps as the daily DAG (stage, gate, promote, dbt warehouse, publish, dbt serving) in one
-process without Airflow, on the embedded engines, so the figures show the engines' own cost.
+Runs the daily DAG itself (billflow.orchestration.runner: dag.test() in this process, the embedded
+engines) and reports each task's time from the run's task instances, so the figures are those of the
+product's own steps plus Airflow's per-task cost, without a scheduler.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,22 +30,9 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class Timer:
-    def __init__(self) -> None:
-        self.rows: list[tuple[str, float, float]] = []
-
-    def __call__(self, label: str, step: Callable[[], Any]) -> Any:
-        started = time.perf_counter()
-        result = step()
-        seconds = time.perf_counter() - started
-        self.rows.append((label, seconds, _peak_rss_mib()))
-        print(f"  {label:<28} {seconds:8.2f} s   peak RSS {_peak_rss_mib():7.0f} MiB", file=sys.stderr)
-        return result
-
-
 def _landing(work: Path, rows: int, seed: int) -> Path:
     """Generate the month once; later runs reuse it when the options match."""
-    from billflow.formats.generator import generate_cur
+    from billflow_dev.generator import generate_cur
 
     landing, marker = work / "landing", work / "landing.json"
     options = {"period": "2026-09", "payers": 2, "accounts": 8, "rows": rows, "seed": seed, "fmt": "mixed"}
@@ -59,10 +46,27 @@ def _landing(work: Path, rows: int, seed: int) -> Path:
     return landing
 
 
+def _airflow_home(work: Path) -> None:
+    """The bench's own Airflow metadata database (SQLite), migrated once, with the checkout's DAGs."""
+    from billflow.orchestration.runner import DAGS_DIR
+
+    home = work / "airflow"
+    os.environ.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_DIR),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        BILLFLOW_TASK_RETRIES="0",
+    )
+    if not (home / "airflow.db").exists():
+        airflow = Path(sys.executable).with_name("airflow")
+        subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True)
+
+
 def run(args: argparse.Namespace) -> int:
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     landing = _landing(work, args.rows, args.seed)
+    _airflow_home(work)
     home = work / "run"
     shutil.rmtree(home, ignore_errors=True)
     os.environ.update(
@@ -71,25 +75,28 @@ def run(args: argparse.Namespace) -> int:
     for name in ("BILLFLOW_WAREHOUSE_PATH", "BILLFLOW_SERVING_PATH", "BILLFLOW_SERVING_CONN_ID"):
         os.environ.pop(name, None)
 
-    from billflow.config import load_settings
-    from billflow.pipeline import run_daily_load
+    from billflow.orchestration.runner import run_daily_load
 
-    settings = load_settings()
-    timer = Timer()
-    total_started = time.perf_counter()
     print(f"bench: {args.rows:,} raw lines, {os.cpu_count()} cores", file=sys.stderr)
-    report = run_daily_load(settings, step=timer)
-    total = time.perf_counter() - total_started
+    started = time.perf_counter()
+    outcome = run_daily_load()
+    total = time.perf_counter() - started
+    for task in outcome.tasks:
+        name = f"{task.task_id} {task.label}".strip()
+        print(f"  {name:<48} {task.seconds:8.2f} s  {task.state}", file=sys.stderr)
+    plan = outcome.returns["plan_release"]
+    raw_lines = sum(candidate["raw_rows"] for candidate in plan["candidates"])
     print(
         json.dumps(
             {
-                "raw_lines": report.raw_rows,
-                "staged_rows": report.staged_rows,
-                "published_rows": report.published_rows,
+                "raw_lines": raw_lines,
+                "staged_rows": sum(candidate["staged_rows"] for candidate in plan["candidates"]),
+                "published_rows": outcome.returns["publish_to_serving"],
                 "seconds_total": round(total, 2),
-                "lines_per_second": round(report.raw_rows / total),
+                "seconds_in_tasks": round(sum(task.seconds for task in outcome.tasks), 2),
+                "lines_per_second": round(raw_lines / total),
                 "peak_rss_mib": round(_peak_rss_mib()),
-                "steps": {label: round(seconds, 2) for label, seconds, _ in timer.rows},
+                "tasks": {f"{t.task_id} {t.label}".strip(): round(t.seconds, 2) for t in outcome.tasks},
             },
             indent=2,
         )

@@ -1,4 +1,4 @@
-"""`billflow generate-cur`: write a month of sample CUR deliveries into a landing zone."""
+"""`python -m billflow_dev generate-cur`: write a month of sample CUR deliveries into a landing zone."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from billflow.formats import generator as g
+from billflow_dev import generator as g
 
 
 def _period(value: str) -> str:

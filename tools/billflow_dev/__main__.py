@@ -1,0 +1,27 @@
+"""`python -m billflow_dev generate-cur | bench`: one argparse subcommand per module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from billflow_dev import bench, generate
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (2 for usage errors, like argparse)."""
+    parser = argparse.ArgumentParser(prog="python -m billflow_dev", description="billflow development tools.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (generate, bench):
+        module.register(subparsers)
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except SystemExit as exc:  # argparse errors / --help, and subcommands calling parser.error()
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
