@@ -28,11 +28,12 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install focus-venv dbt-parse airflow-init demo test lint bench airflow compose-env clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo test test-fast lint bench airflow compose-env clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
 	@echo "make test   - install and run the test suite"
+	@echo "make test-fast - the unit tests only (no servers, no full loads): the edit-test loop"
 	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
 	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
@@ -93,8 +94,13 @@ demo: airflow-init
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
 	$(BIN)/billflow invoices --by-rule $(DEMO_PERIOD)
 
+# the whole suite, spread over the machine's cores (a test module stays on one worker: its fixtures load once)
 test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
+
+# the edit-test loop: the unit tests only (no servers, no DAG runs, no full loads)
+test-fast: $(STAMP)
+	$(BIN)/pytest -n auto --dist loadfile tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check plugins tools dags tests

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, dag
+from airflow.sdk import AssetAlias, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag
 
 from billflow.orchestration import tasks
 from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
@@ -23,6 +23,14 @@ from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
     catchup=False,
     max_active_runs=1,
     default_args=tasks.DEFAULT_ARGS,
+    params={
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Close as of this day (YYYY-MM-DD); by default the end of the run's data interval",
+        )
+    },
     tags=["billflow", "invoices"],
     doc_md=__doc__,
 )

@@ -3,7 +3,7 @@ the test process), and what a run loaded or locked, read from its tasks' return 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 from billflow.orchestration.runner import DagRunFailed, DagRunOutcome, run_daily_load, run_monthly_close
 
@@ -16,11 +16,9 @@ def load(*, force_reload: bool = False) -> DagRunOutcome:
 
 
 def close(as_of: date) -> list[str]:
-    """One run of cur_monthly_close as of that day (its logical date); returns finish_close's lines: the
+    """One run of cur_monthly_close as of that day (its as_of parameter); returns finish_close's lines: the
     invoices it locked ("locked <number> <customer> <period>") and the unassigned cost it reported."""
-    now = datetime.now(UTC)  # the time of day keeps each run's logical date (and run id) unique
-    outcome = run_monthly_close(logical_date=datetime.combine(as_of, now.timetz()))
-    return outcome.returns["finish_close"]
+    return run_monthly_close(as_of=as_of).returns["finish_close"]
 
 
 def loaded(outcome: DagRunOutcome) -> list[str]:

@@ -4,10 +4,6 @@ tests/integration/test_postgres_serving.py)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -72,27 +68,13 @@ def test_a_run_of_the_same_dag_takes_over_a_lock_its_ended_predecessor_kept(serv
 
 
 def test_an_expired_lease_is_taken_over(serving):
-    acquire(serving, Holder("process:other-host:4242"), timedelta(hours=1), now=clock(T0))
+    acquire(serving, Holder.dag_run("cur_monthly_close", "on-a-dead-worker"), timedelta(hours=1), now=clock(T0))
     with pytest.raises(AnotherRunIsActive):
         acquire(serving, Holder.dag_run("cur_daily_load", "r"), now=clock(T0 + timedelta(minutes=59)))
 
     acquire(serving, Holder.dag_run("cur_daily_load", "r"), now=clock(T0 + timedelta(minutes=61)))
 
     assert read_lock(serving).holder == "dag:cur_daily_load:r"
-
-
-def test_the_lock_of_a_process_that_is_gone_is_taken_over_but_not_of_a_live_one(serving):
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(gone.stdout)
-    acquire(serving, Holder(f"process:{socket.gethostname()}:{os.getppid()}"), now=clock(T0))
-    with pytest.raises(AnotherRunIsActive):  # our parent process is alive
-        acquire(serving, Holder.this_process(), now=clock(T0))
-    release(serving, Holder(f"process:{socket.gethostname()}:{os.getppid()}"))
-    acquire(serving, Holder(f"process:{socket.gethostname()}:{dead_pid}"), now=clock(T0))
-
-    acquire(serving, Holder.this_process(), now=clock(T0 + timedelta(seconds=1)))
-
-    assert read_lock(serving).holder == f"process:{socket.gethostname()}:{os.getpid()}"
 
 
 # ---------------------------------------------------------------- releases

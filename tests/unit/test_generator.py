@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from billflow_dev.generator import (
     minimum_rows,
     payer_account_id,
 )
+from tests.conftest import ROOT
 
 PERIOD = "2026-09"
 SMALL = {"period": PERIOD, "payers": 2, "accounts": 3, "days": 5, "rows": 6000, "seed": 7}
@@ -544,9 +546,14 @@ def test_cli_usage_errors_exit_with_code_2(tmp_path, capsys, argv):
     assert "error:" in capsys.readouterr().err
 
 
-def test_python_dash_m_billflow_runs_the_cli():
+def test_python_dash_m_billflow_dev_runs_the_dev_cli_and_the_product_cli_has_no_dev_commands():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / folder) for folder in ("plugins", "tools"))}
     done = subprocess.run(
-        [sys.executable, "-m", "billflow", "generate-cur", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "billflow_dev", "generate-cur", "--help"], capture_output=True, text=True, env=env
     )
+    product = subprocess.run([sys.executable, "-m", "billflow", "--help"], capture_output=True, text=True, env=env)
+
     assert done.returncode == 0
     assert "--redeliver" in done.stdout
+    assert product.returncode == 0
+    assert "invoices" in product.stdout and "generate-cur" not in product.stdout and "bench" not in product.stdout

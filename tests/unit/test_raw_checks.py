@@ -231,7 +231,7 @@ def test_the_same_line_item_id_in_another_time_interval_is_not_a_duplicate(tmp_p
 
 
 def test_a_hash_collision_never_hides_a_duplicate_nor_makes_one(tmp_path, monkeypatch):
-    monkeypatch.setitem(raw_checks.KEY_HASH, "duckdb", "42")  # every pair collides with every other
+    monkeypatch.setattr(DuckDBEngine, "hash_sql", lambda self, columns: "42")  # every pair collides
 
     _, clean = stage_files(tmp_path / "clean", raw_table())
     _, doubled = stage_files(tmp_path / "doubled", raw_table(), raw_table().slice(LI["li-05"], 1))
@@ -612,25 +612,44 @@ def test_the_inspection_alone_reports_the_line_item_types_of_each_file(tmp_path)
     assert totals_by_type(inspection.totals)["Usage"] == (4, "4.00", "4.00")
 
 
-def test_the_raw_inspection_sql_carries_to_trino_for_athena():
+def test_the_raw_inspection_sql_means_the_same_in_trino_for_athena():
+    """Each raw-inspection statement, transpiled to Trino (Athena's dialect) and parsed as Trino without an
+    error, then brought back to DuckDB, gives the figures the original gives on the same lines (the
+    duplicate check with a portable key: the engine's hash_sql is the adapter's own)."""
+    import duckdb
     import sqlglot
 
     relation = "cur_raw.lines"
-    present = set(raw_table().column_names) | {raw_checks.FILE_COLUMN}
-    sql, counts = raw_checks.render_inspection_sql(relation, present, stage.fragment("amortized_cost"))
-    for text in (
-        sql,
-        raw_checks.render_duplicate_keys_sql(relation, "trino"),
-        raw_checks.render_duplicates_sql(relation, "trino"),
-        raw_checks.render_examples_sql(relation, "s3://b/k", "line_item_usage_amount < 0", "x", True),
-    ):
-        sqlglot.transpile(text, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)
-    assert "TRY_CAST" in sqlglot.transpile(sql, read="duckdb", write="trino")[0]
+    doubled = pa.concat_tables([raw_table(), raw_table().slice(LI["li-05"], 1)])
+    lines = doubled.append_column(raw_checks.FILE_COLUMN, pa.array([f"s3://b/{KEY}"] * doubled.num_rows))
+    present = set(lines.column_names)
+    inspection, counts = raw_checks.render_inspection_sql(relation, present, stage.fragment("amortized_cost"))
+    portable_key = "coalesce(identity_line_item_id, '') || '|' || coalesce(identity_time_interval, '')"
+    statements = [
+        inspection,
+        raw_checks.render_duplicate_keys_sql(relation, portable_key),
+        raw_checks.render_duplicates_sql(relation, portable_key),
+        raw_checks.render_examples_sql(
+            relation, f"s3://b/{KEY}", "line_item_usage_amount > 0", "line_item_usage_amount", True
+        ),
+    ]
+    con = duckdb.connect()
+    con.execute("create schema cur_raw")
+    con.register("arrow_lines", lines)
+    con.execute(f"create table {relation} as select * from arrow_lines")
+
+    for sql in statements:
+        (trino,) = sqlglot.transpile(sql, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)
+        (back,) = sqlglot.transpile(trino, read="trino", write="duckdb", error_level=sqlglot.ErrorLevel.RAISE)
+        original = con.execute(sql).fetchall()
+        assert original and con.execute(back).fetchall() == original, trino
+    assert "TRY_CAST" in sqlglot.transpile(inspection, read="duckdb", write="trino")[0]
     assert sorted(set(counts.values())) == sorted(
         {f"unreadable:{c}" for c, t in stage.RAW_COLUMNS.items() if t in ("decimal(38, 10)", "timestamp")}
         | {f"null:{c}" for columns in REQUIRED_MONEY.values() for c in columns}
         | {"negative_usage"}
     )
+    assert con.execute(statements[1]).fetchall() == [(1,)]  # the doubled line repeats its key once
 
 
 def test_parquet_footer_reads_rows_and_columns_without_the_engine(tmp_path):

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from billflow.cli.main import run_command
 from billflow_dev import bench, generate
 
 
@@ -15,12 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (generate, bench):
         module.register(subparsers)
-    try:
-        args = parser.parse_args(argv)
-        return int(args.func(args) or 0)
-    except SystemExit as exc:  # argparse errors / --help, and subcommands calling parser.error()
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+    return run_command(parser, argv)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (2 for usage errors, like argparse)."""
-    parser = build_parser()
+    return run_command(build_parser(), argv)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parse argv and call the chosen subcommand's `func`; returns its exit code (2 for usage errors)."""
     try:
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)

@@ -1,12 +1,11 @@
-"""The single-run lock: one load or close at a time, whether it runs as a DAG run or in one process.
+"""The single-run lock: one load or close at a time.
 
 The lock is a row of `billing_control.run_lock` in the serving database, so it holds across Airflow
-tasks (separate processes), workers and the in-process runner alike. It is a lease with a holder:
+tasks (separate processes) and workers alike. It is a lease with a holder:
 
 * `dag:<dag_id>:<run_id>` for a DAG run: taken by its first task, given back by its last one (which runs
   whatever failed). A DAG has at most one active run, so a lock still held by another run of the same DAG
   is stale (that run ended without giving it back) and is taken over.
-* `process:<hostname>:<pid>` for the in-process runner: taken over when that process is gone (same host).
 * any lock past `expires_at` is taken over (a crash on another host); taking the lock sets the lease.
 
 Taking it is a compare-and-set on the row's token, so two takers never both win.
@@ -15,8 +14,6 @@ Taking it is a compare-and-set on the row's token, so two takers never both win.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,17 +34,13 @@ class AnotherRunIsActive(RuntimeError):
 
 @dataclass(frozen=True)
 class Holder:
-    """Who takes the lock: a DAG run or a process of the in-process runner."""
+    """Who takes the lock: a DAG run."""
 
     name: str
 
     @classmethod
     def dag_run(cls, dag_id: str, run_id: str) -> Holder:
         return cls(f"dag:{dag_id}:{run_id}")
-
-    @classmethod
-    def this_process(cls) -> Holder:
-        return cls(f"process:{socket.gethostname()}:{os.getpid()}")
 
 
 @dataclass(frozen=True)
@@ -72,19 +65,6 @@ def read_lock(db: Database) -> LockState:
     return LockState(*rows[0])
 
 
-def _process_is_gone(holder: str) -> bool:
-    _, host, pid = holder.split(":", 2)
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another host: only the lease can tell
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def stale_reason(state: LockState, taker: Holder, now: datetime) -> str | None:
     """Why the current holder no longer runs (the lock may be taken), or None when it may still run."""
     holder = state.holder
@@ -98,8 +78,6 @@ def stale_reason(state: LockState, taker: Holder, now: datetime) -> str | None:
         holder_dag, taker_dag = holder.split(":")[1], taker.name.split(":")[1]
         if holder_dag == taker_dag:
             return f"{holder} ended without giving the lock back (its DAG runs one run at a time)"
-    if holder.startswith("process:") and _process_is_gone(holder):
-        return f"{holder} is no longer running"
     return None
 
 

@@ -56,6 +56,9 @@ class DuckDBEngine:
     def query_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
+    def hash_sql(self, columns: Sequence[str]) -> str:
+        return f"hash({', '.join(columns)})"
+
     def copy_to_parquet(self, sql: str, destination_uri: str) -> int:
         self._ensure_s3([destination_uri])
         if not destination_uri.startswith("s3://"):

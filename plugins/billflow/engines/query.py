@@ -37,6 +37,11 @@ class QueryEngine(Protocol):
 
     def query_arrow(self, sql: str) -> pa.Table: ...
 
+    def hash_sql(self, columns: Sequence[str]) -> str:
+        """A SQL expression of this engine hashing the columns' values together (SQL has no standard hash):
+        a cheap grouping key, whose collisions the caller must tell apart."""
+        ...
+
     def copy_to_parquet(self, sql: str, destination_uri: str) -> int:
         """Write the query's result as one Parquet file; return the number of rows written."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,9 @@ def run_daily_load(
     return run_dag(DAILY_LOAD, conf=conf, logical_date=logical_date, check=check)
 
 
-def run_monthly_close(*, logical_date: datetime | None = None, check: bool = True) -> DagRunOutcome:
-    """The close runs as of its logical date (the end of its data interval for a manual run)."""
-    return run_dag(MONTHLY_CLOSE, logical_date=logical_date, check=check)
+def run_monthly_close(*, as_of: date | None = None, check: bool = True) -> DagRunOutcome:
+    """The close as of that day (by default today: the end of a manual run's data interval)."""
+    return run_dag(MONTHLY_CLOSE, conf={"as_of": as_of.isoformat()} if as_of else None, check=check)
 
 
 @contextmanager

@@ -449,10 +449,12 @@ DBT_BUILDS = {"warehouse": ("tag:warehouse", "warehouse"), "serving": ("tag:serv
 PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
 
 
-def build_models(settings: Settings, build: str) -> list[str]:
+def build_models(settings: Settings, build: str) -> dict[str, int]:
     """`dbt build` of the warehouse (into the candidate) or of serving (into the shadow): every model, seed
-    and data test of the selection, in dependency order. Returns one "node: status (seconds)" line per node;
-    raises DbtBuildFailed naming each failed node, with dbt's message."""
+    and data test of the selection, in dependency order. Logs each node with its status and time and returns
+    how many nodes of each kind were built; raises DbtBuildFailed naming each failed node, with dbt's message."""
+    from collections import Counter
+
     from dbt.cli.main import dbtRunner
 
     select, target = DBT_BUILDS[build]
@@ -460,10 +462,9 @@ def build_models(settings: Settings, build: str) -> list[str]:
     args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
     args += ["--target-path", str(settings.home / "dbt-target" / build)]
     result = dbtRunner().invoke(args)
-    nodes = list(result.result or []) if result.result is not None and hasattr(result.result, "__iter__") else []
-    lines = [f"{r.node.resource_type} {r.node.name}: {r.status} ({r.execution_time:.1f}s)" for r in nodes]
-    for line in lines:
-        log.info("dbt %s: %s", build, line)
+    nodes = list(result.result) if result.result is not None and hasattr(result.result, "__iter__") else []
+    for r in nodes:
+        log.info("dbt %s: %s %s: %s (%.1fs)", build, r.node.resource_type, r.node.name, r.status, r.execution_time)
     if not result.success:
         failed = [
             f"{r.node.name}: {r.status} {r.message or ''}".strip()
@@ -471,7 +472,7 @@ def build_models(settings: Settings, build: str) -> list[str]:
             if str(r.status) not in ("success", "pass", "skipped")
         ]
         raise DbtBuildFailed(f"dbt build of {build} ({select} on {target}) failed: {failed or result.exception}")
-    return lines
+    return dict(sorted(Counter(f"{r.node.resource_type}s" for r in nodes).items()))
 
 
 def publish(settings: Settings) -> Any:

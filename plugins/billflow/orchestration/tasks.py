@@ -126,10 +126,10 @@ def prepare_warehouse(plan: dict[str, Any]) -> str:
 
 
 @task(pool=DUCKDB_POOL)
-def dbt_build(build: str) -> list[str]:
+def dbt_build(build: str) -> dict[str, int]:
     """`dbt build` of the warehouse models (in the candidate) or the serving models (in the shadow): every
-    model and data test; one failed test fails the task and nothing after it runs. The log and the return
-    value list each node with its status and time."""
+    model, seed and data test; one failed test fails the task and nothing after it runs. The log lists each
+    node with its status and time; the return value counts the nodes built."""
     from billflow.orchestration import steps
 
     return steps.build_models(_settings(), build)
@@ -242,6 +242,10 @@ def finish_close(begun: str | None, locked: dict[str, Any] | None, released: str
 
 
 def _as_of_date(context: Any) -> date:
-    """The close runs as of the end of its data interval (today for manual and asset-triggered runs)."""
+    """The close runs as of the run parameter as_of when given, else the end of its data interval (today
+    for manual and asset-triggered runs)."""
+    as_of = (context.get("params") or {}).get("as_of")
+    if as_of:
+        return date.fromisoformat(as_of)
     end = context.get("data_interval_end") or context.get("logical_date")
     return end.date() if end is not None else date.today()

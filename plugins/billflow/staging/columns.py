@@ -89,25 +89,6 @@ def required_money(line_item_type: str | None) -> tuple[str, ...]:
 
 STAGED_MONEY = pa.decimal128(38, 10)
 
-# Cost by allocation tag value (stage_cur_daily_tags.sql): one row set per configured tag key.
-STAGED_TAG_SCHEMA = pa.schema(
-    [
-        ("billing_period", pa.date32()),
-        ("payer_account_id", pa.string()),
-        ("usage_account_id", pa.string()),
-        ("usage_date", pa.date32()),
-        ("line_item_type", pa.string()),
-        ("product_code", pa.string()),
-        ("usage_type", pa.string()),
-        ("tag_key", pa.string()),
-        ("tag_value", pa.string()),
-        ("unblended_cost", STAGED_MONEY),
-        ("amortized_cost", STAGED_MONEY),
-        ("line_item_count", pa.int64()),
-        ("manifest_id", pa.string()),
-    ]
-)
-
 # The staged partition's columns (docs/ARCHITECTURE.md); stage_cur_daily.sql produces exactly these.
 STAGED_SCHEMA = pa.schema(
     [
@@ -134,4 +115,22 @@ STAGED_SCHEMA = pa.schema(
         ("manifest_id", pa.string()),
         ("source_format", pa.string()),
     ]
+)
+
+
+# Cost by allocation tag value (stage_cur_daily_tags.sql): one row set per configured tag key; its columns
+# are the staged partition's key, money and delivery columns around the tag's key and value.
+_TAG_KEYS = (
+    "billing_period",
+    "payer_account_id",
+    "usage_account_id",
+    "usage_date",
+    "line_item_type",
+    "product_code",
+    "usage_type",
+)
+STAGED_TAG_SCHEMA = pa.schema(
+    [STAGED_SCHEMA.field(name) for name in _TAG_KEYS]
+    + [pa.field("tag_key", pa.string()), pa.field("tag_value", pa.string())]
+    + [STAGED_SCHEMA.field(name) for name in ("unblended_cost", "amortized_cost", "line_item_count", "manifest_id")]
 )

@@ -55,14 +55,6 @@ from billflow.storage.base import ObjectStore
 FILE_COLUMN = "billflow_source_file"
 LINE_ITEM_TYPES_SEED = "dbt_project/seeds/line_item_types.csv"
 
-# A hash of (identity_line_item_id, identity_time_interval) per dialect for the duplicate check's cheap
-# first pass; SQL has no standard hash function. Any other dialect groups by the pair's text itself.
-_KEY_TEXT = "coalesce(identity_line_item_id, '') || chr(31) || coalesce(identity_time_interval, '')"
-KEY_HASH = {
-    "duckdb": "hash(identity_line_item_id, identity_time_interval)",
-    "trino": f"xxhash64(to_utf8({_KEY_TEXT}))",
-}
-
 # The checks raw_checks.json reports on (each counts as one check of the gate).
 CHECKS = (
     "parquet_footers",
@@ -318,17 +310,14 @@ def render_examples_sql(relation: str, uri: str, condition: str, value: str, has
     )
 
 
-def key_hash(dialect: str) -> str:
-    return KEY_HASH.get(dialect, _KEY_TEXT)
+def render_duplicate_keys_sql(relation: str, key_hash: str) -> str:
+    """How many lines share a hash of their identity with another line (key_hash: the engine's hash_sql)."""
+    return Template(load_sql("raw_duplicate_keys")).substitute(relation=relation, key_hash=key_hash)
 
 
-def render_duplicate_keys_sql(relation: str, dialect: str) -> str:
-    return Template(load_sql("raw_duplicate_keys")).substitute(relation=relation, key_hash=key_hash(dialect))
-
-
-def render_duplicates_sql(relation: str, dialect: str) -> str:
+def render_duplicates_sql(relation: str, key_hash: str) -> str:
     return Template(load_sql("raw_duplicates")).substitute(
-        relation=relation, key_hash=key_hash(dialect), file_column=FILE_COLUMN
+        relation=relation, key_hash=key_hash, file_column=FILE_COLUMN
     )
 
 
@@ -490,10 +479,11 @@ class _Inspection:
             self.findings += lacking
             return
         relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
-        repeated = self.engine.query_arrow(render_duplicate_keys_sql(relation, self.engine.dialect))
+        key_hash = self.engine.hash_sql(IDENTITY_COLUMNS)
+        repeated = self.engine.query_arrow(render_duplicate_keys_sql(relation, key_hash))
         if repeated.column("repeated_lines")[0].as_py() == 0:
             return
-        rows = self.engine.query_arrow(render_duplicates_sql(relation, self.engine.dialect)).to_pylist()
+        rows = self.engine.query_arrow(render_duplicates_sql(relation, key_hash)).to_pylist()
         total = next(row for row in rows if row["kind"] == "total")
         if not total["pair_count"]:
             return  # only hash collisions
