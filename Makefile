@@ -7,7 +7,7 @@ VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# focus-validator 2.2 needs Python >= 3.12 with numpy<2 and pyarrow<21: its own tool venv (DOMAIN.md)
+# focus-validator 2.2 needs Python >= 3.12 with numpy<2 and pyarrow<21: its own tool venv
 FOCUS_VENV := $(ROOT)/.venv-focus
 FOCUS_STAMP := $(FOCUS_VENV)/.installed
 FOCUS_REQUIREMENTS := "focus-validator==2.2.*" "numpy<2" "pyarrow<21"

@@ -19,7 +19,7 @@ from billflow.storage.local import LocalStore
 from billflow_dev.csv_cur import csv_to_parquet
 from tests.fixtures import EXTERNAL
 
-# shared/ lies beside the checkout (and beside CI's clone)
+# real CUR files copied into the repository (provenance and licences: tests/fixtures/external/SOURCES.md)
 FOCUS_CONVERTERS_CUR = EXTERNAL / "focus-converters" / "sample-anonymous-aws-export-dataset.csv"
 MONEY_COLUMNS = {name for name, sql_type in RAW_COLUMNS.items() if sql_type == MONEY}
 KOKU = EXTERNAL / "koku"

@@ -1,6 +1,6 @@
 """Sample CUR generator: writes AWS-shaped deliveries (data files + manifest) into a landing zone.
 
-Layouts (DOMAIN.md / ARCHITECTURE.md), with ``<payer>`` = payer account id:
+Layouts (docs/ARCHITECTURE.md), with ``<payer>`` = payer account id:
 
 * legacy: ``<payer>/<report>/<report>/year=2026/month=9/<report>-00001.snappy.parquet`` and
   ``<payer>/<report>/20260901-20261001/<report>-Manifest.json``
@@ -8,7 +8,7 @@ Layouts (DOMAIN.md / ARCHITECTURE.md), with ``<payer>`` = payer account id:
   ``<payer>/<export>/metadata/BILLING_PERIOD=2026-09/<export>-Manifest.json``
 
 The data is produced day by day (daily time granularity) and written in bounded chunks with numpy
-vectorised per chunk. Every line item type of DOMAIN.md appears, with the relationships a loader
+vectorised per chunk. Every line item type of dbt_project/seeds/line_item_types.csv appears, with the relationships a loader
 relies on (Savings Plans negation and recurring fees, RI fees, fees, discounts, credits, refunds,
 tax). Money is generated as integers of 1e-8 USD, so every cost is a double whose ``repr`` is the
 exact 8-decimal value and every sum quoted in the result is exact.
@@ -170,7 +170,7 @@ class PayerDelivery:
     row_count: int
     rows_by_line_item_type: dict[str, int]
     unblended_cost: Decimal  # exact sum of line_item_unblended_cost
-    amortized_cost: Decimal  # exact sum of the amortized-cost rule of DOMAIN.md
+    amortized_cost: Decimal  # exact sum of the amortized-cost rule (docs/ARCHITECTURE.md)
     invoice_id: str | None
 
 

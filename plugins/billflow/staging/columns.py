@@ -68,7 +68,7 @@ IDENTITY_COLUMNS = ("identity_line_item_id", "identity_time_interval")
 EVERY_LINE = "*"
 
 # Money a raw line must carry, by line item type (EVERY_LINE: every line). Staging reads a missing or
-# null money column as 0, so without these the cost, the amortized cost (DOMAIN.md) or the re-rating of
+# null money column as 0, so without these the cost, the amortized cost (docs/ARCHITECTURE.md) or the re-rating of
 # covered usage at public on-demand prices (rule 5) would silently be 0. Public on-demand cost is
 # required only where re-rating reads it (usage covered by a Savings Plan or a reservation): on-demand
 # Usage is billed at its unblended cost, and AWS leaves the column empty on lines without a public

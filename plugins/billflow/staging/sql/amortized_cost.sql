@@ -1,4 +1,4 @@
--- Amortized cost of one raw line (the CUDOS rule, DOMAIN.md), over typed raw columns.
+-- Amortized cost of one raw line (the CUDOS rule: docs/ARCHITECTURE.md, Amortized cost), over typed raw columns.
 -- Refunds keep their unblended cost unless they refund a Savings Plan fee (they carry the plan's ARN),
 -- so EDP refunds of ComputeSavingsPlans are not zeroed (CID issue 1497).
 case
