@@ -716,3 +716,15 @@ def test_the_staged_rows_are_validated_set_based_in_duckdb_from_the_parquet_file
     (kept,) = kept_results(tmp_path / "gx", "staged_cur_daily")
     assert kept["meta"]["active_batch_definition"]["datasource_name"] == "billflow_staged"
     assert kept["meta"]["batch_spec"]["query"] == (f"select * from read_parquet('{path}', hive_partitioning = false)")
+
+
+def test_staged_totals_too_large_to_sum_exactly_fail_the_reconciliation_rather_than_round():
+    big = Decimal("9999999999999999999999999999.0000000000")  # the largest whole decimal(38, 10)
+    rows = [*clean_rows(), staged_row("Usage", big, big, 1), staged_row("Usage", big, big, 1)]
+
+    result = check(rows, clean_raw())
+
+    assert not result.passed
+    assert [s.name for s in result.suites] == ["staged_cur_daily"]
+    (failure,) = result.failures
+    assert failure.startswith("reconciliation not run: cannot total the staged rows: Out of Range Error: Overflow")
