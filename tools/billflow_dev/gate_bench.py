@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 PAYER = "111111111111"
 PERIOD = dt.date(2026, 9, 1)
@@ -50,13 +52,13 @@ from range({rows}) as r(i)
 _TAGS_SQL = """
 select billing_period, payer_account_id, usage_account_id, usage_date, line_item_type, product_code, usage_type,
        k.tag_key, null::varchar as tag_value, unblended_cost, amortized_cost, line_item_count, manifest_id
-from read_parquet('{path}') cross join (select unnest({keys}) as tag_key) as k
+from read_parquet({path}) cross join (select unnest({keys}) as tag_key) as k
 """
 
 _RAW_TOTALS_SQL = """
 select line_item_type, sum(line_item_count)::bigint as raw_row_count,
        sum(unblended_cost)::decimal(38, 10) as unblended_cost, sum(amortized_cost)::decimal(38, 10) as amortized_cost
-from read_parquet('{path}') group by line_item_type order by line_item_type
+from read_parquet({path}) group by line_item_type order by line_item_type
 """
 
 
@@ -68,10 +70,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _write_version(home: Path, rows: int, tag_keys: tuple[str, ...]) -> tuple[object, object]:
-    """A staged version as stage_delivery leaves it: cost Parquet, raw totals, raw checks, empty tags."""
+def _write_version(home: Path, rows: int, tag_keys: tuple[str, ...]) -> Any:
+    """A staged version (VersionRef) as stage_delivery leaves it: staged rows, cost by tag, raw totals, raw
+    checks; the raw totals are the staged rows' own, so the version passes the gate."""
     import duckdb
 
+    from billflow.engines.sql import quote_literal
     from billflow.staging.columns import STAGED_TAG_SCHEMA
     from billflow.staging.raw_checks import RawChecks, TypeLines
     from billflow.staging.stage import table_to_parquet_bytes
@@ -82,10 +86,11 @@ def _write_version(home: Path, rows: int, tag_keys: tuple[str, ...]) -> tuple[ob
     version = VersionRef(PAYER, PERIOD, new_version_id("bench-0001"))
     cost = Path(store.uri(version.cost_key))
     cost.parent.mkdir(parents=True, exist_ok=True)
+    path = quote_literal(str(cost))
     con = duckdb.connect()
-    con.execute(f"copy ({_STAGED_SQL.format(rows=rows)}) to '{cost}' (format parquet, compression zstd)")
-    totals = con.sql(_RAW_TOTALS_SQL.format(path=cost)).to_arrow_table()
-    tags = con.sql(_TAGS_SQL.format(path=cost, keys=list(tag_keys))).to_arrow_table().cast(STAGED_TAG_SCHEMA)
+    con.execute(f"copy ({_STAGED_SQL.format(rows=rows)}) to {path} (format parquet, compression zstd)")
+    totals = con.sql(_RAW_TOTALS_SQL.format(path=path)).to_arrow_table()
+    tags = con.sql(_TAGS_SQL.format(path=path, keys=list(tag_keys))).to_arrow_table().cast(STAGED_TAG_SCHEMA)
     con.close()
     store.write_bytes(version.raw_totals_key, table_to_parquet_bytes(totals))
     store.write_bytes(version.tags_key, table_to_parquet_bytes(tags))
@@ -100,12 +105,10 @@ def _write_version(home: Path, rows: int, tag_keys: tuple[str, ...]) -> tuple[ob
         line_item_types=tuple(TypeLines(file, line["line_item_type"], line["raw_row_count"]) for line in lines),
     )
     store.write_bytes(version.raw_checks_key, checks.to_json())
-    return store, version
+    return version
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     from billflow.config import allocation_tag_keys, load_settings
     from billflow.formats.manifest import Delivery
     from billflow.orchestration.steps import Candidate, gate_partition
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     started = time.perf_counter()
     tag_keys = allocation_tag_keys(settings.dbt_project_dir / "rules" / "allocation_tag_keys.csv")
-    _, version = _write_version(work, args.rows, tag_keys)
+    version = _write_version(work, args.rows, tag_keys)
     print(f"wrote {args.rows:,} staged rows in {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
     delivery = Delivery(PAYER, PERIOD, "bench-0001", "legacy", "bench", "bench-Manifest.json", ())
