@@ -88,6 +88,7 @@ def _write_version(home: Path, rows: int, tag_keys: tuple[str, ...]) -> Any:
     cost.parent.mkdir(parents=True, exist_ok=True)
     path = quote_literal(str(cost))
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     con.execute(f"copy ({_STAGED_SQL.format(rows=rows)}) to {path} (format parquet, compression zstd)")
     totals = con.sql(_RAW_TOTALS_SQL.format(path=path)).to_arrow_table()
     tags = con.sql(_TAGS_SQL.format(path=path, keys=list(tag_keys))).to_arrow_table().cast(STAGED_TAG_SCHEMA)
