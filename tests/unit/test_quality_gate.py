@@ -728,3 +728,35 @@ def test_staged_totals_too_large_to_sum_exactly_fail_the_reconciliation_rather_t
     assert [s.name for s in result.suites] == ["staged_cur_daily"]
     (failure,) = result.failures
     assert failure.startswith("reconciliation not run: cannot total the staged rows: Out of Range Error: Overflow")
+
+
+def test_each_tag_keys_reconciliation_is_kept_under_its_own_run(tmp_path):
+    from billflow.staging.columns import STAGED_TAG_SCHEMA
+
+    tag_rows = [
+        {name: row.get(name) for name in STAGED_TAG_SCHEMA.names} | {"tag_key": "team", "tag_value": None}
+        for row in clean_rows()
+    ]
+    tags = pa.Table.from_pylist(tag_rows, schema=STAGED_TAG_SCHEMA)
+
+    result = check_staged_partition(
+        staged(clean_rows()),
+        raw(clean_raw()),
+        raw_checks=raw_checks(clean_raw()),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
+        tag_costs=tags,
+        tag_keys=("team",),
+        results_dir=tmp_path,
+    )
+
+    assert result.passed
+    assert [s.name for s in result.suites] == [
+        "staged_cur_daily",
+        "staged_reconciliation",
+        "staged_reconciliation [tag team]",
+    ]
+    assert [kept["success"] for kept in kept_results(tmp_path, "staged_reconciliation")] == [True]
+    assert [
+        kept["success"] for kept in kept_results(tmp_path, "staged_reconciliation", f"{PAYER}-2026-09-tag-team")
+    ] == [True]

@@ -47,7 +47,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billflow.quality import messages
-from billflow.quality.reconciliation import RECONCILIATION_COLUMNS, reconciliation_rows, staged_totals, tag_keys_in
+from billflow.quality.reconciliation import (
+    RECONCILIATION_COLUMNS,
+    Totals,
+    reconciliation_rows,
+    staged_totals,
+    tag_key_totals,
+)
 from billflow.staging.columns import STAGED_SCHEMA
 
 if TYPE_CHECKING:
@@ -158,7 +164,7 @@ def check_staged_partition(
         failures += list(staged_type_errors.values()) + list(raw_type_errors.values())
         checks += 2
 
-        gx_run = _GateCheckpoints(results_dir, _run_name(payer_account_id, billing_period))
+        gx_run = _GateCheckpoints(results_dir, payer_account_id, billing_period)
         parameters = _suite_parameters(payer_account_id, billing_period)
         runs = [gx_run.validate_staged_rows(staged_suite, staged_file, parameters)]
         failures += runs[0].failures
@@ -167,18 +173,15 @@ def check_staged_partition(
         if blocking:
             failures.append("reconciliation not run: " + "; ".join(blocking))
         else:
-            reconciled = gx_run.reconcile(reconciliation_suite, staged_file, raw_totals)
-            runs.append(reconciled)
-            failures += reconciled.failures
+            reconciled, reconciliation_failures = _reconcile(
+                gx_run, reconciliation_suite, staged_file, raw_totals, tags_file, tag_keys
+            )
+            runs += reconciled
+            failures += reconciliation_failures
             if tags_file is not None:
-                tag_runs, tag_failures = _reconcile_tag_keys(
-                    gx_run, reconciliation_suite, tags_file, tag_keys, raw_totals
-                )
-                runs += tag_runs
-                checks += 1
-                failures += tag_failures
+                checks += 1  # the tag keys found are the configured ones
 
-    suites = tuple(run.stats for run in runs if run.stats is not None)
+    suites = tuple(run.stats for run in runs)
     result = GateResult(
         passed=not failures,
         failures=failures,
@@ -419,7 +422,7 @@ def _build_suite(definition: dict[str, Any], parameters: dict[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class _SuiteRun:
-    stats: SuiteStats | None
+    stats: SuiteStats
     failures: list[str]
 
 
@@ -461,9 +464,9 @@ class _GateCheckpoints:
     """One gate's GX data context: a data source per kind of data, and per suite a validation definition
     and a checkpoint whose runs the context's results store keeps."""
 
-    def __init__(self, results_dir: Path, run_name: str) -> None:
+    def __init__(self, results_dir: Path, payer_account_id: str, billing_period: dt.date) -> None:
         self.context = _gate_context(results_dir)
-        self.run_name = run_name
+        self.payer_account_id, self.billing_period = payer_account_id, billing_period
         self._reconciliation: Any = None
 
     def validate_staged_rows(
@@ -484,13 +487,14 @@ class _GateCheckpoints:
         return self._run(checkpoint, messages.row_suite_messages, expectation_parameters=parameters)
 
     def reconcile(
-        self, definition: dict[str, Any], staged_file: str, raw_totals: pa.Table, tag_key: str | None = None
+        self,
+        definition: dict[str, Any],
+        staged: dict[str | None, Totals],
+        raw_totals: pa.Table,
+        tag_key: str | None = None,
     ) -> _SuiteRun:
-        """The reconciliation suite on the staged file's totals (one tag key's rows) against the raw totals."""
-        try:
-            rows = reconciliation_rows(staged_totals(staged_file, tag_key=tag_key), raw_totals)
-        except Exception as error:  # e.g. a sum DuckDB cannot hold: never pass what could not be compared
-            return _SuiteRun(None, [f"reconciliation not run: cannot total the staged rows: {error}"])
+        """The reconciliation suite on the staged totals (of one tag key's rows) against the raw totals."""
+        rows = reconciliation_rows(staged, raw_totals)
         if self._reconciliation is None:
             batch_definition = (
                 self.context.data_sources.add_pandas(name="billflow_reconciliation")
@@ -502,7 +506,7 @@ class _GateCheckpoints:
             self._reconciliation,
             lambda result: messages.reconciliation_messages(result, rows),
             batch_parameters={"dataframe": _reconciliation_frame(rows)},
-            run_name=None if tag_key is None else f"{self.run_name}-tag-{_RUN_NAME_UNSAFE.sub('_', tag_key)}",
+            tag_key=tag_key,
         )
 
     def _checkpoint(self, suite: Any, batch_definition: Any, result_format: str) -> Any:
@@ -525,7 +529,7 @@ class _GateCheckpoints:
         *,
         batch_parameters: dict[str, Any] | None = None,
         expectation_parameters: dict[str, Any] | None = None,
-        run_name: str | None = None,
+        tag_key: str | None = None,
     ) -> _SuiteRun:
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -534,7 +538,10 @@ class _GateCheckpoints:
         outcome = checkpoint.run(
             batch_parameters=batch_parameters,
             expectation_parameters=expectation_parameters,
-            run_id=RunIdentifier(run_name=run_name or self.run_name, run_time=dt.datetime.now(dt.UTC)),
+            run_id=RunIdentifier(
+                run_name=_run_name(self.payer_account_id, self.billing_period, tag_key),
+                run_time=dt.datetime.now(dt.UTC),
+            ),
         )
         (validation,) = outcome.run_results.values()
         results = sorted(validation.results, key=lambda result: result.expectation_config.meta[_POSITION])
@@ -550,23 +557,61 @@ class _GateCheckpoints:
         return _SuiteRun(stats, failures)
 
 
+def _reconcile(
+    gx_run: _GateCheckpoints,
+    suite: dict[str, Any],
+    staged_file: str,
+    raw_totals: pa.Table,
+    tags_file: str | None,
+    tag_keys: tuple[str, ...],
+) -> tuple[list[_SuiteRun], list[str]]:
+    """The reconciliation of the staged rows, then, with a cost by tag file, of each configured tag key."""
+    runs: list[_SuiteRun] = []
+    totals, problem = _totalled("staged rows", lambda: staged_totals(staged_file))
+    if problem is None:
+        runs.append(gx_run.reconcile(suite, totals, raw_totals))
+        failures = list(runs[0].failures)
+    else:
+        failures = [problem]
+    if tags_file is not None:
+        by_key, problem = _totalled("cost by tag", lambda: tag_key_totals(tags_file))
+        if problem is None:
+            tag_runs, tag_failures = _reconcile_tag_keys(gx_run, suite, by_key, tag_keys, raw_totals)
+            runs += tag_runs
+            failures += tag_failures
+        else:
+            failures.append(problem)
+    return runs, failures
+
+
 def _reconcile_tag_keys(
-    gx_run: _GateCheckpoints, suite: dict[str, Any], tags_file: str, tag_keys: tuple[str, ...], raw_totals: pa.Table
+    gx_run: _GateCheckpoints,
+    suite: dict[str, Any],
+    by_key: dict[str | None, dict[str | None, Totals]],
+    tag_keys: tuple[str, ...],
+    raw_totals: pa.Table,
 ) -> tuple[list[_SuiteRun], list[str]]:
     """The reconciliation once per configured tag key, and a failure per tag key not configured."""
-    found = tag_keys_in(tags_file)
     failures = [
-        f"tag key {key!r} is in the tag costs but not configured" for key in sorted(found - set(tag_keys), key=str)
+        f"tag key {key!r} is in the tag costs but not configured"
+        for key in sorted(set(by_key) - set(tag_keys), key=str)
     ]
     runs: list[_SuiteRun] = []
     for key in tag_keys:
-        run = gx_run.reconcile(suite, tags_file, raw_totals, tag_key=key)
-        stats = run.stats
-        if stats is not None:
-            stats = SuiteStats(f"{stats.name} [tag {key}]", stats.evaluated, stats.failed, stats.seconds)
+        run = gx_run.reconcile(suite, by_key.get(key, {}), raw_totals, tag_key=key)
+        stats = SuiteStats(f"{run.stats.name} [tag {key}]", run.stats.evaluated, run.stats.failed, run.stats.seconds)
         runs.append(_SuiteRun(stats, []))
         failures += [f"tag key {key}: {failure}" for failure in run.failures]
     return runs, failures
+
+
+def _totalled(what: str, total: Callable[[], Any]) -> tuple[Any, str | None]:
+    """What `total` returns, or None and the failure when it cannot be totalled (e.g. a sum too large
+    for DuckDB's decimals): never pass what could not be compared."""
+    try:
+        return total(), None
+    except Exception as error:
+        return None, f"reconciliation not run: cannot total the {what}: {error}"
 
 
 def _reconciliation_frame(rows: list[dict]) -> Any:

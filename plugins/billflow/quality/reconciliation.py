@@ -59,37 +59,44 @@ def diff_cents(staged: Decimal | None, raw: Decimal | None) -> int | None:
     return int(_TO_CENTS.quantize(difference, _CENT).scaleb(2, _TO_CENTS))
 
 
-def staged_totals(parquet_file: str, *, tag_key: str | None = None) -> dict[str | None, Totals]:
-    """Totals per line_item_type of a staged Parquet file (of one tag key's rows of a tag cost file),
-    summed exactly by DuckDB: decimal sums, which raise rather than round or overflow silently."""
+def staged_totals(parquet_file: str) -> dict[str | None, Totals]:
+    """Totals per line_item_type of a staged Parquet file."""
+    return {kind: totals for (kind,), totals in _grouped_totals(parquet_file, ["line_item_type"]).items()}
+
+
+def tag_key_totals(parquet_file: str) -> dict[str | None, dict[str | None, Totals]]:
+    """Totals per tag key and line_item_type of a cost by tag Parquet file, in one pass."""
+    by_key: dict[str | None, dict[str | None, Totals]] = {}
+    for (key, kind), totals in _grouped_totals(parquet_file, ["tag_key", "line_item_type"]).items():
+        by_key.setdefault(key, {})[kind] = totals
+    return by_key
+
+
+def _grouped_totals(parquet_file: str, keys: list[str]) -> dict[tuple, Totals]:
+    """Rows, sum(line_item_count) and the two costs per group, summed exactly by DuckDB: decimal sums,
+    which raise rather than round or overflow silently."""
     import duckdb
 
     from billflow.engines.sql import quote_literal
 
-    where = "" if tag_key is None else f"where tag_key = {quote_literal(tag_key)}"
+    group = ", ".join(keys)
     sql = f"""
-        select line_item_type, count(*), sum(line_item_count), sum(unblended_cost), sum(amortized_cost)
+        select {group}, count(*), sum(line_item_count), sum(unblended_cost), sum(amortized_cost)
         from read_parquet({quote_literal(parquet_file)}, hive_partitioning = false)
-        {where}
-        group by line_item_type
+        group by {group}
     """
     with duckdb.connect() as con:
         rows = con.execute(sql).fetchall()
+    width = len(keys)
     return {
-        kind: Totals(rows=count, line_item_count=folded, unblended_cost=unblended, amortized_cost=amortized)
-        for kind, count, folded, unblended, amortized in rows
+        row[:width]: Totals(
+            rows=row[width],
+            line_item_count=row[width + 1],
+            unblended_cost=row[width + 2],
+            amortized_cost=row[width + 3],
+        )
+        for row in rows
     }
-
-
-def tag_keys_in(parquet_file: str) -> set[str | None]:
-    """The tag keys a tag cost file carries rows for."""
-    import duckdb
-
-    from billflow.engines.sql import quote_literal
-
-    with duckdb.connect() as con:
-        sql = f"select distinct tag_key from read_parquet({quote_literal(parquet_file)}, hive_partitioning = false)"
-        return {key for (key,) in con.execute(sql).fetchall()}
 
 
 def reconciliation_rows(staged: dict[str | None, Totals], raw_totals: pa.Table) -> list[dict]:
