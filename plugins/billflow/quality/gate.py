@@ -6,9 +6,9 @@ In this order, every failure named with the payer, the period and the failing ch
    duplicate line items, currencies, negative usage, missing or null money, row counts; each finding
    names its file), that the inspection is of this partition, and the line item types of the raw files
    that the seed dbt_project/seeds/line_item_types.csv does not list (billflow.formats.line_item_types).
-2. Two input contracts, on the Parquet footers alone: every staged column present has the Arrow type
-   of STAGED_SCHEMA (billflow.staging.columns; money decimal128(38, 10), never float), and the raw
-   totals have their four columns, counts as integers and money as decimals.
+2. Two input contracts, on schemas alone (the staged file's Parquet footer): every staged column present
+   has the Arrow type of STAGED_SCHEMA (billflow.staging.columns; money decimal128(38, 10), never
+   float), and the raw totals have their four columns, counts as integers and money as decimals.
 3. The expectation suite ``expectations/staged_cur_daily.json`` on the candidate's rows. Its column set
    is the suite parameter ``staged_columns``, which the gate fills with STAGED_SCHEMA's names: the
    staged columns are written down once.
@@ -19,7 +19,7 @@ In this order, every failure named with the payer, the period and the failing ch
 
 Great Expectations runs as its documentation describes: a data context whose validation results store
 is a folder, ``$BILLFLOW_HOME/gx/validations/`` (one JSON document per suite and run, under the suite's
-name and the run ``<payer>-<YYYY-MM>``; a person reads there what a gate saw), and, per suite, a
+name and the run ``<payer>-<YYYY-MM>[-tag-<key>]``; a person reads there what a gate saw), and, per suite, a
 validation definition and a checkpoint that runs it. The staged rows are validated set-based through a
 GX SQL data source: a query asset ``read_parquet(<candidate file>)`` on an in-memory DuckDB reached with
 the duckdb-engine SQLAlchemy dialect (billflow.quality.gx_duckdb says what GX needs for that). Nothing
