@@ -11,6 +11,7 @@ import json
 import logging
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pyarrow as pa
@@ -21,7 +22,14 @@ from moto.server import ThreadedMotoServer
 from billflow.engines.duckdb_engine import DuckDBEngine
 from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
 from billflow.formats.identifiers import IdentifierError
-from billflow.staging.stage import read_candidate, stage_delivery
+from billflow.quality.gate import enforce_gate
+from billflow.staging.stage import (
+    local_version_files,
+    read_candidate,
+    read_raw_checks,
+    read_raw_totals,
+    stage_delivery,
+)
 from billflow.storage import s3 as s3_module
 from billflow.storage.base import open_store
 from billflow.storage.local import LocalStore
@@ -153,6 +161,38 @@ def test_a_legacy_delivery_on_s3_is_discovered_and_staged_into_a_version(s3):
     assert set(read_back.column("manifest_id").to_pylist()) == {"assembly-1"}
     assert landing.list_keys() == sorted([DATA_KEY, MANIFEST_KEY])  # the landing zone is only read
     engine.close()
+
+
+def test_a_version_staged_on_s3_is_gated_from_scratch_copies_of_its_files(s3, tmp_path):
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing, staged = open_store(f"s3://{LANDING}"), open_store(f"s3://{STAGED}")
+    [delivery] = discover_deliveries(landing).deliveries
+    engine = DuckDBEngine(threads=1)
+    version = stage_delivery(delivery, landing, staged, engine, tag_keys=("team",)).version
+    engine.close()
+
+    with local_version_files(staged, version) as (staged_file, tags_file):
+        assert not staged_file.startswith("s3://") and not tags_file.startswith("s3://")
+        result = enforce_gate(
+            staged_file,
+            read_raw_totals(staged, version),
+            raw_checks=read_raw_checks(staged, version),
+            payer_account_id=PAYER,
+            billing_period=date(2026, 9, 1),
+            tag_costs=tags_file,
+            tag_keys=("team",),
+            results_dir=tmp_path / "gx",
+        )
+        scratch = {staged_file, tags_file}
+
+    assert result.passed and result.staged_rows == 11
+    assert [suite.name for suite in result.suites] == [
+        "staged_cur_daily",
+        "staged_reconciliation",
+        "staged_reconciliation [tag team]",
+    ]
+    assert not any(Path(path).exists() for path in scratch)  # the copies are gone
+    assert staged.list_keys() == version_keys(version)  # the version itself is only read
 
 
 def test_a_redelivery_that_overwrites_the_data_file_is_staged_from_the_new_bytes(s3):

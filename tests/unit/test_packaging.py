@@ -49,6 +49,8 @@ def test_the_runtime_dependencies_cover_what_the_package_imports():
         "airflow": "apache-airflow",
         "dbt": "dbt-core",
         "great_expectations": "great-expectations",
+        "duckdb_engine": "duckdb-engine",
+        "sqlalchemy": "sqlalchemy",
         "duckdb": "duckdb",
         "pyarrow": "pyarrow",
         "pandas": "pandas",

@@ -350,22 +350,31 @@ def gate_partition(settings: Settings, candidate: Candidate) -> Candidate:
     from billflow.engines.factory import staged_store
     from billflow.formats.line_item_types import known_line_item_types
     from billflow.quality.gate import enforce_gate
-    from billflow.staging.stage import raw_unblended_total, read_candidate, read_candidate_tags, read_raw_checks
+    from billflow.staging.stage import (
+        every_row_invoiced,
+        local_version_files,
+        raw_unblended_total,
+        read_raw_checks,
+        read_raw_totals,
+    )
     from billflow.staging.versions import delete_version
 
     store, version, delivery = staged_store(settings), candidate.version, candidate.delivery
     try:
-        rows, raw_totals = read_candidate(store, version)
-        result = enforce_gate(
-            rows,
-            raw_totals,
-            raw_checks=read_raw_checks(store, version),
-            known_line_item_types=known_line_item_types(settings.dbt_project_dir),
-            payer_account_id=delivery.payer_account_id,
-            billing_period=delivery.billing_period,
-            tag_costs=read_candidate_tags(store, version),
-            tag_keys=allocation_tag_keys(settings.dbt_project_dir / "rules" / "allocation_tag_keys.csv"),
-        )
+        raw_totals = read_raw_totals(store, version)
+        with local_version_files(store, version) as (staged_file, tags_file):
+            result = enforce_gate(
+                staged_file,
+                raw_totals,
+                raw_checks=read_raw_checks(store, version),
+                known_line_item_types=known_line_item_types(settings.dbt_project_dir),
+                payer_account_id=delivery.payer_account_id,
+                billing_period=delivery.billing_period,
+                tag_costs=tags_file,
+                tag_keys=allocation_tag_keys(settings.dbt_project_dir / "rules" / "allocation_tag_keys.csv"),
+                results_dir=settings.home / "gx",
+            )
+            is_final = every_row_invoiced(staged_file)
     except Exception as exc:
         delete_version(store, version)
         raise _fail_partition(settings, delivery, "gate", exc) from exc
@@ -376,7 +385,7 @@ def gate_partition(settings: Settings, candidate: Candidate) -> Candidate:
         candidate.raw_rows,
         candidate.staged_rows,
         raw_unblended_total(raw_totals),
-        rows.column("invoice_id").null_count == 0 if rows.num_rows else False,
+        is_final,
     )
 
 

@@ -1,38 +1,60 @@
 """The staging gate: a candidate staged partition is checked before it may replace the staged partition.
 
-First what the staging step's raw inspection found in the raw CUR files (billflow.staging.raw_checks:
-duplicate line items, currencies, negative usage, missing or null money, row counts; each finding names
-its file) and the line item types of the raw files that the seed dbt_project/seeds/line_item_types.csv
-does not list (billflow.formats.line_item_types). Then two Great Expectations suites, stored as JSON in
-``expectations/`` (billflow.config.EXPECTATIONS_DIR):
+In this order, every failure named with the payer, the period and the failing check:
 
-- ``staged_cur_daily.json``: row-level checks of the candidate partition;
-- ``staged_reconciliation.json``: per line item type, the candidate's totals against the totals the
-  raw inspection computed straight from the raw CUR files, independently of the staging projection
-  (exact Decimal arithmetic).
+1. What the staging step's raw inspection found in the raw CUR files (billflow.staging.raw_checks:
+   duplicate line items, currencies, negative usage, missing or null money, row counts; each finding
+   names its file), that the inspection is of this partition, and the line item types of the raw files
+   that the seed dbt_project/seeds/line_item_types.csv does not list (billflow.formats.line_item_types).
+2. Two input contracts, on schemas alone (the staged file's Parquet footer): every staged column present
+   has the Arrow type of STAGED_SCHEMA (billflow.staging.columns; money decimal128(38, 10), never
+   float), and the raw totals have their four columns, counts as integers and money as decimals.
+3. The expectation suite ``expectations/staged_cur_daily.json`` on the candidate's rows. Its column set
+   is the suite parameter ``staged_columns``, which the gate fills with STAGED_SCHEMA's names: the
+   staged columns are written down once.
+4. The expectation suite ``expectations/staged_reconciliation.json`` on one row per line item type:
+   the candidate's totals (summed by DuckDB from its Parquet file) against the totals the raw
+   inspection computed straight from the raw CUR files, in exact Decimal arithmetic; with tag costs,
+   once more per configured tag key, and a tag key in the tag costs that is not configured fails.
 
-Great Expectations (and pandas) are imported only inside the functions that validate: the GX import
-costs ~6 s and Airflow parses DAG files that import this package. Data reaches GX as pandas frames that
-are mostly Arrow-backed (strings and decimal money are not copied and never become floats). Nothing is
-half-checked: a suite that does not load completely raises SuiteDefinitionError, a check that cannot
-run counts as failed, and a reconciliation that cannot be built is a failure.
+Great Expectations runs as its documentation describes: a data context whose validation results store
+is a folder, ``$BILLFLOW_HOME/gx/validations/`` (one JSON document per suite and run, under the suite's
+name and the run ``<payer>-<YYYY-MM>[-tag-<key>]``; a person reads there what a gate saw), and, per suite, a
+validation definition and a checkpoint that runs it. The staged rows are validated set-based through a
+GX SQL data source: a query asset ``read_parquet(<candidate file>)`` on an in-memory DuckDB reached with
+the duckdb-engine SQLAlchemy dialect (billflow.quality.gx_duckdb says what GX needs for that). Nothing
+loads the partition into pandas; only the reconciliation's few rows are a pandas frame. Everything else
+of the context (suites, definitions) lives in memory: parallel gates share no file but their results'.
+
+Great Expectations (and pandas, SQLAlchemy) are imported only inside the functions that validate: the
+GX import costs ~6 s and Airflow parses DAG files that import this package. Nothing is half-checked: a
+suite that does not load completely raises SuiteDefinitionError, a check that cannot run counts as
+failed, and a reconciliation that cannot be built is a failure.
 """
 
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
 import json
 import logging
+import re
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from billflow.quality import messages
-from billflow.quality.reconciliation import RECONCILIATION_COLUMNS, reconciliation_rows
+from billflow.quality.reconciliation import (
+    RECONCILIATION_COLUMNS,
+    Totals,
+    reconciliation_rows,
+    staged_totals,
+    tag_key_totals,
+)
+from billflow.staging.columns import STAGED_SCHEMA
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -44,33 +66,10 @@ log = logging.getLogger(__name__)
 STAGED_SUITE_FILE = "staged_cur_daily.json"
 RECONCILIATION_SUITE_FILE = "staged_reconciliation.json"
 
-# The staged schema of docs/ARCHITECTURE.md, as kinds of Arrow types.
-_DATE, _STRING, _MONEY, _INTEGER = "date", "string", "decimal128(38, 10)", "integer"
-STAGED_COLUMN_KINDS: dict[str, str] = {
-    "billing_period": _DATE,
-    "payer_account_id": _STRING,
-    "usage_account_id": _STRING,
-    "usage_date": _DATE,
-    "line_item_type": _STRING,
-    "product_code": _STRING,
-    "usage_type": _STRING,
-    "operation": _STRING,
-    "region": _STRING,
-    "currency_code": _STRING,
-    "bill_type": _STRING,
-    "invoice_id": _STRING,
-    "commitment_arn": _STRING,
-    "usage_amount": _MONEY,
-    "unblended_cost": _MONEY,
-    "amortized_cost": _MONEY,
-    "public_on_demand_cost": _MONEY,
-    "line_item_count": _INTEGER,
-    "manifest_id": _STRING,
-    "source_format": _STRING,
-}
+# The raw totals written beside a staged version (billflow.staging.raw_checks), as kinds of Arrow types.
 RAW_TOTALS_COLUMN_KINDS: dict[str, str] = {
-    "line_item_type": _STRING,
-    "raw_row_count": _INTEGER,
+    "line_item_type": "string",
+    "raw_row_count": "integer",
     "unblended_cost": "decimal",
     "amortized_cost": "decimal",
 }
@@ -100,6 +99,7 @@ class GateResult:
     staged_rows: int = 0
     suites: tuple[SuiteStats, ...] = ()
     seconds: float = 0.0
+    results_dir: Path | None = None  # where GX kept the validation results of this gate
 
     def summary(self) -> str:
         period = f"{self.billing_period:%Y-%m}" if self.billing_period else "?"
@@ -126,24 +126,107 @@ class GateFailed(Exception):
 
 
 def check_staged_partition(
-    candidate: pa.Table,
+    candidate: pa.Table | str | Path,
     raw_totals: pa.Table,
     *,
     raw_checks: RawChecks,
     payer_account_id: str,
     billing_period: dt.date,
-    tag_costs: pa.Table | None = None,
+    tag_costs: pa.Table | str | Path | None = None,
     tag_keys: tuple[str, ...] = (),
     known_line_item_types: frozenset[str] | None = None,
+    results_dir: Path | None = None,
 ) -> GateResult:
-    """The raw checks' findings, the line item types, then both suites on a candidate staged partition;
-    never raises for bad data (see enforce_gate).
+    """The raw checks' findings, the line item types, the input contracts, then both suites on a
+    candidate staged partition; never raises for bad data (see enforce_gate).
 
-    `raw_checks` is what the staging step's raw inspection found (billflow.staging.stage.read_raw_checks);
-    every finding fails the gate. `known_line_item_types` defaults to the seed's list
-    (billflow.formats.line_item_types.known_line_item_types). With `tag_costs` (the candidate's cost by
-    allocation tag), the reconciliation suite also runs once per configured tag key: each key must carry
-    every raw line once, so its totals equal the raw totals."""
+    `candidate` and `tag_costs` are the staged Parquet files (local paths), or Arrow tables, which the
+    gate writes to a scratch Parquet file first. `raw_checks` is what the staging step's raw inspection
+    found (billflow.staging.stage.read_raw_checks); every finding fails the gate. `known_line_item_types`
+    defaults to the seed's list (billflow.formats.line_item_types.known_line_item_types). With
+    `tag_costs` (the candidate's cost by allocation tag), the reconciliation suite also runs once per
+    configured tag key: each key must carry every raw line once, so its totals equal the raw totals.
+    GX keeps its validation results under `results_dir` (default $BILLFLOW_HOME/gx)."""
+    _check_partition(payer_account_id, billing_period)
+    started = time.perf_counter()
+    failures, checks = _raw_check_failures(raw_checks, payer_account_id, billing_period, known_line_item_types)
+    staged_suite = load_suite_definition(STAGED_SUITE_FILE)
+    reconciliation_suite = load_suite_definition(RECONCILIATION_SUITE_FILE)
+    results_dir = results_dir or _default_results_dir()
+
+    with tempfile.TemporaryDirectory(prefix="billflow-gate-") as scratch:
+        staged_file = _parquet_file(candidate, Path(scratch) / "staged.parquet")
+        tags_file = None if tag_costs is None else _parquet_file(tag_costs, Path(scratch) / "tags.parquet")
+        staged_schema, staged_rows = _parquet_schema_and_rows(staged_file)
+
+        staged_type_errors = _staged_type_errors(staged_schema)
+        raw_type_errors = _raw_totals_type_errors(raw_totals)
+        failures += list(staged_type_errors.values()) + list(raw_type_errors.values())
+        checks += 2
+
+        gx_run = _GateCheckpoints(results_dir, payer_account_id, billing_period)
+        parameters = _suite_parameters(payer_account_id, billing_period)
+        runs = [gx_run.validate_staged_rows(staged_suite, staged_file, parameters)]
+        failures += runs[0].failures
+
+        blocking = _reconciliation_blockers(staged_schema, staged_type_errors, raw_type_errors)
+        if blocking:
+            failures.append("reconciliation not run: " + "; ".join(blocking))
+        else:
+            reconciled, reconciliation_failures = _reconcile(
+                gx_run, reconciliation_suite, staged_file, raw_totals, tags_file, tag_keys
+            )
+            runs += reconciled
+            failures += reconciliation_failures
+            if tags_file is not None:
+                checks += 1  # the tag keys found are the configured ones
+
+    suites = tuple(run.stats for run in runs)
+    result = GateResult(
+        passed=not failures,
+        failures=failures,
+        checks=checks + sum(suite.evaluated for suite in suites),
+        payer_account_id=payer_account_id,
+        billing_period=billing_period,
+        staged_rows=staged_rows,
+        suites=suites,
+        seconds=time.perf_counter() - started,
+        results_dir=results_dir,
+    )
+    _log_result(result)
+    return result
+
+
+def enforce_gate(
+    candidate: pa.Table | str | Path,
+    raw_totals: pa.Table,
+    *,
+    raw_checks: RawChecks,
+    payer_account_id: str,
+    billing_period: dt.date,
+    tag_costs: pa.Table | str | Path | None = None,
+    tag_keys: tuple[str, ...] = (),
+    known_line_item_types: frozenset[str] | None = None,
+    results_dir: Path | None = None,
+) -> GateResult:
+    """check_staged_partition, raising GateFailed unless every check passed."""
+    result = check_staged_partition(
+        candidate,
+        raw_totals,
+        raw_checks=raw_checks,
+        payer_account_id=payer_account_id,
+        billing_period=billing_period,
+        tag_costs=tag_costs,
+        tag_keys=tag_keys,
+        known_line_item_types=known_line_item_types,
+        results_dir=results_dir,
+    )
+    if not result.passed:
+        raise GateFailed(result)
+    return result
+
+
+def _check_partition(payer_account_id: str, billing_period: dt.date) -> None:
     if not payer_account_id:
         raise ValueError("payer_account_id is required")
     if not isinstance(billing_period, dt.date) or isinstance(billing_period, dt.datetime):
@@ -151,73 +234,26 @@ def check_staged_partition(
     if billing_period.day != 1:
         raise ValueError(f"billing_period must be the first day of the month, got {billing_period}")
 
-    started = time.perf_counter()
-    stats: list[SuiteStats] = []
-    failures, checks = _raw_check_failures(raw_checks, payer_account_id, billing_period, known_line_item_types)
 
-    # Input contracts checked in code: GX on pandas cannot see Arrow types (decimal vs float).
-    staged_type_errors = _type_errors(candidate, STAGED_COLUMN_KINDS, "staged column")
-    raw_type_errors = _type_errors(raw_totals, RAW_TOTALS_COLUMN_KINDS, "raw totals column", required=True)
-    failures += list(staged_type_errors.values()) + list(raw_type_errors.values())
-    checks += 2
+def _default_results_dir() -> Path:
+    from billflow.config import load_settings
 
-    staged_suite = load_suite_definition(STAGED_SUITE_FILE)
-    reconciliation_suite = load_suite_definition(RECONCILIATION_SUITE_FILE)
+    return load_settings().home / "gx"
 
-    last_day = billing_period.replace(day=calendar.monthrange(billing_period.year, billing_period.month)[1])
-    parameters = {
-        "allowed_billing_periods": [_date_parameter(billing_period)],
-        "allowed_payer_account_ids": [payer_account_id],
-        "billing_period_first_day": _date_parameter(billing_period),
-        "billing_period_last_day": _date_parameter(last_day),
-    }
-    row_stats, row_failures = _validate(
-        staged_suite, _to_pandas(candidate), parameters, "SUMMARY", messages.row_suite_messages
-    )
-    stats.append(row_stats)
-    checks += row_stats.evaluated
-    failures += row_failures
 
-    blocking = [
-        f"staged column {name} is missing" for name in _RECONCILED_STAGED_COLUMNS if name not in candidate.schema.names
-    ]
-    blocking += [staged_type_errors[name] for name in _RECONCILED_STAGED_COLUMNS if name in staged_type_errors]
-    blocking += list(raw_type_errors.values())
-    if blocking:
-        failures.append("reconciliation not run: " + "; ".join(blocking))
-    else:
-        rows = reconciliation_rows(candidate, raw_totals)
-        rec_stats, rec_failures = _validate(
-            reconciliation_suite,
-            _reconciliation_frame(rows),
-            {},
-            "COMPLETE",
-            lambda result: messages.reconciliation_messages(result, rows),
-        )
-        stats.append(rec_stats)
-        checks += rec_stats.evaluated
-        failures += rec_failures
-        if tag_costs is not None:
-            tag_stats, tag_failures = _reconcile_tag_keys(tag_costs, tag_keys, raw_totals, reconciliation_suite)
-            stats += tag_stats
-            checks += sum(s.evaluated for s in tag_stats) + 1
-            failures += tag_failures
-
-    result = GateResult(
-        passed=not failures,
-        failures=failures,
-        checks=checks,
-        payer_account_id=payer_account_id,
-        billing_period=billing_period,
-        staged_rows=candidate.num_rows,
-        suites=tuple(stats),
-        seconds=time.perf_counter() - started,
-    )
+def _log_result(result: GateResult) -> None:
     if result.passed:
-        log.info("%s (%.2f s)", result.summary(), result.seconds)
+        log.info("%s (%.2f s; GX results in %s)", result.summary(), result.seconds, result.results_dir)
     else:
-        log.error("%s:\n%s", result.summary(), "\n".join(f"  - {f}" for f in result.failures))
-    return result
+        log.error(
+            "%s (GX results in %s):\n%s",
+            result.summary(),
+            result.results_dir,
+            "\n".join(f"  - {failure}" for failure in result.failures),
+        )
+
+
+# ---------------------------------------------------------------- raw checks
 
 
 def _raw_check_failures(
@@ -241,57 +277,85 @@ def _raw_check_failures(
     return failures, len(raw_checks.checks) + 2
 
 
-def _reconcile_tag_keys(
-    tag_costs: pa.Table, tag_keys: tuple[str, ...], raw_totals: pa.Table, suite: dict[str, Any]
-) -> tuple[list[SuiteStats], list[str]]:
-    import pyarrow.compute as pc
+# ---------------------------------------------------------------- input contracts
 
-    stats: list[SuiteStats] = []
-    found = set(tag_costs.column("tag_key").to_pylist())
-    failures = [
-        f"tag key {key!r} is in the tag costs but not configured" for key in sorted(found - set(tag_keys), key=str)
+
+def _staged_type_errors(schema: pa.Schema) -> dict[str, str]:
+    """Column name -> problem, for staged columns whose Arrow type is not STAGED_SCHEMA's.
+
+    Strings, dates and integers may come in another width (large_string, date64, int32); money must be
+    exactly decimal128(38, 10). A missing or unexpected column is the suite's column-set check."""
+    errors: dict[str, str] = {}
+    for expected in STAGED_SCHEMA:
+        if expected.name in schema.names:
+            actual = schema.field(expected.name).type
+            if _type_kind(actual) != _type_kind(expected.type):
+                errors[expected.name] = f"staged column {expected.name} has type {actual}, expected {expected.type}"
+    return errors
+
+
+def _raw_totals_type_errors(raw_totals: pa.Table) -> dict[str, str]:
+    """Column name -> problem, for raw totals columns missing or not of their kind."""
+    errors: dict[str, str] = {}
+    for name, kind in RAW_TOTALS_COLUMN_KINDS.items():
+        if name not in raw_totals.schema.names:
+            errors[name] = f"raw totals column {name} is missing"
+        elif _type_kind(raw_totals.schema.field(name).type, any_decimal=True) != kind:
+            errors[name] = f"raw totals column {name} has type {raw_totals.schema.field(name).type}, expected {kind}"
+    return errors
+
+
+def _type_kind(arrow_type: pa.DataType, *, any_decimal: bool = False) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return "string"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if any_decimal and pa.types.is_decimal(arrow_type):
+        return "decimal"
+    return arrow_type
+
+
+def _reconciliation_blockers(
+    staged_schema: pa.Schema, staged_type_errors: dict[str, str], raw_type_errors: dict[str, str]
+) -> list[str]:
+    """Why the reconciliation cannot be built: reconciled staged columns missing or mistyped, raw totals unusable."""
+    blocking = [
+        f"staged column {name} is missing" for name in _RECONCILED_STAGED_COLUMNS if name not in staged_schema.names
     ]
-    for key in tag_keys:
-        rows = reconciliation_rows(tag_costs.filter(pc.equal(tag_costs["tag_key"], key)), raw_totals)
-        key_stats, key_failures = _validate(
-            suite,
-            _reconciliation_frame(rows),
-            {},
-            "COMPLETE",
-            lambda result, rows=rows: messages.reconciliation_messages(result, rows),
-        )
-        stats.append(
-            SuiteStats(f"{key_stats.name} [tag {key}]", key_stats.evaluated, key_stats.failed, key_stats.seconds)
-        )
-        failures += [f"tag key {key}: {failure}" for failure in key_failures]
-    return stats, failures
+    blocking += [staged_type_errors[name] for name in _RECONCILED_STAGED_COLUMNS if name in staged_type_errors]
+    return blocking + list(raw_type_errors.values())
 
 
-def enforce_gate(
-    candidate: pa.Table,
-    raw_totals: pa.Table,
-    *,
-    raw_checks: RawChecks,
-    payer_account_id: str,
-    billing_period: dt.date,
-    tag_costs: pa.Table | None = None,
-    tag_keys: tuple[str, ...] = (),
-    known_line_item_types: frozenset[str] | None = None,
-) -> GateResult:
-    """check_staged_partition, raising GateFailed unless every check passed."""
-    result = check_staged_partition(
-        candidate,
-        raw_totals,
-        raw_checks=raw_checks,
-        payer_account_id=payer_account_id,
-        billing_period=billing_period,
-        tag_costs=tag_costs,
-        tag_keys=tag_keys,
-        known_line_item_types=known_line_item_types,
-    )
-    if not result.passed:
-        raise GateFailed(result)
-    return result
+# ---------------------------------------------------------------- staged files
+
+
+def _parquet_file(data: pa.Table | str | Path, scratch: Path) -> str:
+    """The Parquet file of staged data: the path given, or the table written to `scratch`."""
+    if isinstance(data, str | Path):
+        return str(data)
+    import pyarrow.parquet as pq
+
+    pq.write_table(data, scratch)
+    return str(scratch)
+
+
+def _parquet_schema_and_rows(path: str) -> tuple[pa.Schema, int]:
+    """From the footer alone."""
+    import pyarrow.parquet as pq
+
+    metadata = pq.read_metadata(path)
+    return metadata.schema.to_arrow_schema(), metadata.num_rows
+
+
+def _staged_query(path: str) -> str:
+    from billflow.engines.sql import quote_literal
+
+    # hive_partitioning off: the staged keys' payer=/period= folders are not columns of the partition
+    return f"select * from read_parquet({quote_literal(path)}, hive_partitioning = false)"
 
 
 # ---------------------------------------------------------------- suites
@@ -312,8 +376,22 @@ def load_suite_definition(file_name: str, directory: Path | None = None) -> dict
     return definition
 
 
+def _suite_parameters(payer_account_id: str, billing_period: dt.date) -> dict[str, Any]:
+    """The staged suite's parameters: the partition's payer and month, and STAGED_SCHEMA's columns."""
+    last_day = billing_period.replace(day=calendar.monthrange(billing_period.year, billing_period.month)[1])
+    return {
+        "allowed_billing_periods": [billing_period],
+        "allowed_payer_account_ids": [payer_account_id],
+        "billing_period_first_day": billing_period,
+        "billing_period_last_day": last_day,
+        "staged_columns": list(STAGED_SCHEMA.names),
+    }
+
+
 def _build_suite(definition: dict[str, Any], parameters: dict[str, Any]) -> Any:
     import great_expectations as gx
+
+    from billflow.quality import gx_duckdb  # noqa: F401 - registers the expectation types the suites use
 
     spec = {key: value for key, value in definition.items() if key != "_path"}
     # GX returns results in its own order: tag each expectation with its position in the file so
@@ -339,63 +417,26 @@ def _build_suite(definition: dict[str, Any], parameters: dict[str, Any]) -> Any:
     return suite
 
 
-# ---------------------------------------------------------------- validation
+# ---------------------------------------------------------------- validation through GX checkpoints
 
 
-def _validate(
-    definition: dict[str, Any],
-    frame: Any,
-    parameters: dict[str, Any],
-    result_format: str,
-    explain: Callable[[Any], list[str]],
-) -> tuple[SuiteStats, list[str]]:
-    started = time.perf_counter()
-    suite = _build_suite(definition, parameters)
-    context = _ephemeral_context()
-    with _no_frame_fingerprint():
-        batch = (
-            context.data_sources.add_pandas(name=f"billflow_{suite.name}")
-            .add_dataframe_asset(name=suite.name)
-            .add_batch_definition_whole_dataframe(name=suite.name)
-            .get_batch(batch_parameters={"dataframe": frame})
-        )
-    with _no_frame_fingerprint():
-        validation = batch.validate(suite, expectation_parameters=parameters, result_format=result_format)
-    results = sorted(validation.results, key=lambda result: result.expectation_config.meta[_POSITION])
-    if len(results) != len(suite.expectations):
-        raise SuiteDefinitionError(
-            f"suite {suite.name}: {len(results)} results for {len(suite.expectations)} expectations"
-        )
-    failures: list[str] = []
-    failed = 0
-    for result in results:
-        if messages.is_failed(result):
-            failed += 1
-            failures += explain(result)
-    if failed and not failures:  # never report a failed suite without words
-        failures.append(f"suite {suite.name}: {failed} checks failed")
-    return SuiteStats(suite.name, len(results), failed, time.perf_counter() - started), failures
+@dataclass(frozen=True)
+class _SuiteRun:
+    stats: SuiteStats
+    failures: list[str]
 
 
-@contextlib.contextmanager
-def _no_frame_fingerprint() -> Iterator[None]:
-    """Skip GX's md5 fingerprint of the whole frame (a batch marker we never use).
-
-    GX hashes every pandas batch smaller than HASH_THRESHOLD bytes with pandas.util.hash_pandas_object,
-    once when the batch is built and again inside validate: ~2.8 s per decimal column per pass on 1M
-    rows, ~22 s of a 25 s validation. Larger frames are not hashed; this makes ours count as large.
-    """
-    from great_expectations.execution_engine import pandas_execution_engine as engine
-
-    saved = engine.HASH_THRESHOLD
-    engine.HASH_THRESHOLD = 0
-    try:
-        yield
-    finally:
-        engine.HASH_THRESHOLD = saved
+_RUN_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
-def _ephemeral_context() -> Any:
+def _run_name(payer_account_id: str, billing_period: dt.date, tag_key: str | None = None) -> str:
+    """The run's name in the results store: <payer>-<YYYY-MM>[-tag-<key>], safe as a folder name."""
+    name = f"{payer_account_id}-{billing_period:%Y-%m}" + ("" if tag_key is None else f"-tag-{tag_key}")
+    return _RUN_NAME_UNSAFE.sub("_", name)
+
+
+def _gate_context(results_dir: Path) -> Any:
+    """An ephemeral GX data context whose validation results store is the folder results_dir/validations."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -403,47 +444,174 @@ def _ephemeral_context() -> Any:
         ProgressBarsConfig,
     )
 
+    defaults = InMemoryStoreBackendDefaults(init_temp_docs_sites=False)
+    defaults.stores[defaults.validation_results_store_name] = {
+        "class_name": "ValidationResultsStore",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(results_dir / "validations"),
+        },
+    }
     project_config = DataContextConfig(
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        store_backend_defaults=defaults,
     )
     return gx.get_context(mode="ephemeral", project_config=project_config)
 
 
-def _to_pandas(table: pa.Table) -> Any:
-    """The frame GX validates: nothing becomes float, nulls stay nulls, dtypes GX handles vectorised.
+class _GateCheckpoints:
+    """One gate's GX data context: a data source per kind of data, and per suite a validation definition
+    and a checkpoint whose runs the context's results store keeps."""
 
-    - dates -> datetime64[ns] (midnight): GX's between/in-set run vectorised on it (on Arrow dates
-      GX calls a Python function per value: ~1.4 s per 1M rows); the gate's date parameters are
-      passed as pandas Timestamps to match; datetime64[s] if a date is beyond 2262;
-    - integers -> numpy int64 (vectorised in GX); Arrow-backed if the column has nulls (never float64);
-    - everything else (strings, decimal128 money) stays Arrow-backed (pd.ArrowDtype): no copy, exact.
-    """
-    import pandas as pd
-    import pyarrow as pa
+    def __init__(self, results_dir: Path, payer_account_id: str, billing_period: dt.date) -> None:
+        self.context = _gate_context(results_dir)
+        self.payer_account_id, self.billing_period = payer_account_id, billing_period
+        self._reconciliation: Any = None
 
-    columns: dict[str, Any] = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        kind = column.type
-        if pa.types.is_date(kind):
-            try:
-                columns[name] = column.cast(pa.timestamp("ns")).to_pandas()
-            except pa.ArrowInvalid:  # a date beyond 2262: correct but slower (GX compares per value)
-                columns[name] = column.cast(pa.timestamp("s")).to_pandas()
-        elif pa.types.is_integer(kind) and column.null_count == 0:
-            columns[name] = column.to_pandas()
+    def validate_staged_rows(
+        self, definition: dict[str, Any], staged_file: str, parameters: dict[str, Any]
+    ) -> _SuiteRun:
+        """The staged rows suite, set-based in DuckDB on the candidate's Parquet file."""
+        from billflow.quality import gx_duckdb
+
+        source = self.context.data_sources.add_sql(
+            name="billflow_staged", connection_string=gx_duckdb.CONNECTION_STRING
+        )
+        asset = source.add_query_asset(name="staged_partition", query=_staged_query(staged_file))
+        checkpoint = self._checkpoint(
+            _build_suite(definition, parameters),
+            asset.add_batch_definition_whole_table(name="staged_partition"),
+            "SUMMARY",
+        )
+        return self._run(checkpoint, messages.row_suite_messages, expectation_parameters=parameters)
+
+    def reconcile(
+        self,
+        definition: dict[str, Any],
+        staged: dict[str | None, Totals],
+        raw_totals: pa.Table,
+        tag_key: str | None = None,
+    ) -> _SuiteRun:
+        """The reconciliation suite on the staged totals (of one tag key's rows) against the raw totals."""
+        rows = reconciliation_rows(staged, raw_totals)
+        if self._reconciliation is None:
+            batch_definition = (
+                self.context.data_sources.add_pandas(name="billflow_reconciliation")
+                .add_dataframe_asset(name="reconciliation")
+                .add_batch_definition_whole_dataframe(name="reconciliation")
+            )
+            self._reconciliation = self._checkpoint(_build_suite(definition, {}), batch_definition, "COMPLETE")
+        return self._run(
+            self._reconciliation,
+            lambda result: messages.reconciliation_messages(result, rows),
+            batch_parameters={"dataframe": _reconciliation_frame(rows)},
+            tag_key=tag_key,
+        )
+
+    def _checkpoint(self, suite: Any, batch_definition: Any, result_format: str) -> Any:
+        import great_expectations as gx
+
+        suite = self.context.suites.add(suite)
+        validation = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
+        )
+        return self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"billflow_gate_{suite.name}", validation_definitions=[validation], result_format=result_format
+            )
+        )
+
+    def _run(
+        self,
+        checkpoint: Any,
+        explain: Callable[[Any], list[str]],
+        *,
+        batch_parameters: dict[str, Any] | None = None,
+        expectation_parameters: dict[str, Any] | None = None,
+        tag_key: str | None = None,
+    ) -> _SuiteRun:
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        started = time.perf_counter()
+        (suite,) = [definition.suite for definition in checkpoint.validation_definitions]
+        outcome = checkpoint.run(
+            batch_parameters=batch_parameters,
+            expectation_parameters=expectation_parameters,
+            run_id=RunIdentifier(
+                run_name=_run_name(self.payer_account_id, self.billing_period, tag_key),
+                run_time=dt.datetime.now(dt.UTC),
+            ),
+        )
+        (validation,) = outcome.run_results.values()
+        results = sorted(validation.results, key=lambda result: result.expectation_config.meta[_POSITION])
+        if len(results) != len(suite.expectations):
+            raise SuiteDefinitionError(
+                f"suite {suite.name}: {len(results)} results for {len(suite.expectations)} expectations"
+            )
+        failed = [result for result in results if messages.is_failed(result)]
+        failures = [message for result in failed for message in explain(result)]
+        if failed and not failures:  # never report a failed suite without words
+            failures.append(f"suite {suite.name}: {len(failed)} checks failed")
+        stats = SuiteStats(suite.name, len(results), len(failed), time.perf_counter() - started)
+        return _SuiteRun(stats, failures)
+
+
+def _reconcile(
+    gx_run: _GateCheckpoints,
+    suite: dict[str, Any],
+    staged_file: str,
+    raw_totals: pa.Table,
+    tags_file: str | None,
+    tag_keys: tuple[str, ...],
+) -> tuple[list[_SuiteRun], list[str]]:
+    """The reconciliation of the staged rows, then, with a cost by tag file, of each configured tag key."""
+    runs: list[_SuiteRun] = []
+    totals, problem = _totalled("staged rows", lambda: staged_totals(staged_file))
+    if problem is None:
+        runs.append(gx_run.reconcile(suite, totals, raw_totals))
+        failures = list(runs[0].failures)
+    else:
+        failures = [problem]
+    if tags_file is not None:
+        by_key, problem = _totalled("cost by tag", lambda: tag_key_totals(tags_file))
+        if problem is None:
+            tag_runs, tag_failures = _reconcile_tag_keys(gx_run, suite, by_key, tag_keys, raw_totals)
+            runs += tag_runs
+            failures += tag_failures
         else:
-            if pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
-                column = column.cast(pa.string())
-            columns[name] = column.to_pandas(types_mapper=pd.ArrowDtype)
-    return pd.DataFrame(columns, index=pd.RangeIndex(table.num_rows))
+            failures.append(problem)
+    return runs, failures
 
 
-def _date_parameter(value: dt.date) -> Any:
-    import pandas as pd
+def _reconcile_tag_keys(
+    gx_run: _GateCheckpoints,
+    suite: dict[str, Any],
+    by_key: dict[str | None, dict[str | None, Totals]],
+    tag_keys: tuple[str, ...],
+    raw_totals: pa.Table,
+) -> tuple[list[_SuiteRun], list[str]]:
+    """The reconciliation once per configured tag key, and a failure per tag key not configured."""
+    failures = [
+        f"tag key {key!r} is in the tag costs but not configured"
+        for key in sorted(set(by_key) - set(tag_keys), key=str)
+    ]
+    runs: list[_SuiteRun] = []
+    for key in tag_keys:
+        run = gx_run.reconcile(suite, by_key.get(key, {}), raw_totals, tag_key=key)
+        stats = SuiteStats(f"{run.stats.name} [tag {key}]", run.stats.evaluated, run.stats.failed, run.stats.seconds)
+        runs.append(_SuiteRun(stats, []))
+        failures += [f"tag key {key}: {failure}" for failure in run.failures]
+    return runs, failures
 
-    return pd.Timestamp(value)
+
+def _totalled(what: str, total: Callable[[], Any]) -> tuple[Any, str | None]:
+    """What `total` returns, or None and the failure when it cannot be totalled (e.g. a sum too large
+    for DuckDB's decimals): never pass what could not be compared."""
+    try:
+        return total(), None
+    except Exception as error:
+        return None, f"reconciliation not run: cannot total the {what}: {error}"
 
 
 def _reconciliation_frame(rows: list[dict]) -> Any:
@@ -451,33 +619,6 @@ def _reconciliation_frame(rows: list[dict]) -> Any:
 
     frame = pd.DataFrame.from_records(rows, columns=list(RECONCILIATION_COLUMNS))
     return frame.astype(object)  # exact Python ints and Decimals; None for missing
-
-
-# ---------------------------------------------------------------- input contracts
-
-
-def _type_errors(table: pa.Table, kinds: dict[str, str], what: str, *, required: bool = False) -> dict[str, str]:
-    """Column name -> problem, for columns whose Arrow type breaks the contract."""
-    import pyarrow as pa
-
-    errors: dict[str, str] = {}
-    schema = table.schema
-    for name, kind in kinds.items():
-        if name not in schema.names:
-            if required:
-                errors[name] = f"{what} {name} is missing"
-            continue  # reported by the suite's column-set check
-        actual = schema.field(name).type
-        ok = {
-            _DATE: pa.types.is_date(actual),
-            _STRING: pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_string_view(actual),
-            _MONEY: actual == pa.decimal128(38, 10),
-            _INTEGER: pa.types.is_integer(actual),
-            "decimal": pa.types.is_decimal(actual),
-        }[kind]
-        if not ok:
-            errors[name] = f"{what} {name} has type {actual}, expected {kind}"
-    return errors
 
 
 __all__ = [

@@ -23,7 +23,7 @@ def fmt_value(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return str(value).lower()
-    if isinstance(value, dt.datetime):  # includes pandas.Timestamp; dates reach GX as midnight
+    if isinstance(value, dt.datetime):  # includes pandas.Timestamp
         if value.time() == dt.time(0) and value.tzinfo is None:
             return value.date().isoformat()
         return value.isoformat(sep=" ")
@@ -156,7 +156,7 @@ def row_suite_messages(result: Any) -> list[str]:
             return [f"{rows_word(count)} with {column} {_bounds(kwargs)}{examples}"]
         if kind == "expect_column_values_to_be_unique":
             return [f"{rows_word(count)} with a duplicate {column}{examples}"]
-        if kind == "expect_column_values_to_match_regex":
+        if kind in ("expect_column_values_to_match_regex", "expect_column_values_to_fully_match_regex"):
             return [f"{rows_word(count)} with a {column} not like {kwargs['regex']}{examples}"]
         what = config.description or describe_check(result)
         return [f"{rows_word(count)} fail: {what}{examples}"]

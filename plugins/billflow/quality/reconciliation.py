@@ -1,6 +1,7 @@
 """Reconciliation of a staged partition against the raw CUR totals, per line item type.
 
-Pure Arrow + Decimal: no Great Expectations import here. The gate validates the rows built here with
+The staged side is totalled by DuckDB straight from the staged Parquet file; the comparison is plain
+Decimal arithmetic. No Great Expectations import here. The gate validates the rows built here with
 the `staged_reconciliation` suite.
 """
 
@@ -38,7 +39,7 @@ RECONCILIATION_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class _Totals:
+class Totals:
     rows: int | None
     line_item_count: int | None
     unblended_cost: Decimal | None
@@ -58,48 +59,60 @@ def diff_cents(staged: Decimal | None, raw: Decimal | None) -> int | None:
     return int(_TO_CENTS.quantize(difference, _CENT).scaleb(2, _TO_CENTS))
 
 
-def staged_totals(candidate: pa.Table) -> dict[str | None, _Totals]:
-    """Totals of the staged partition per line_item_type, summed exactly (decimal256: cannot overflow)."""
-    import pyarrow as pa
+def staged_totals(parquet_file: str) -> dict[str | None, Totals]:
+    """Totals per line_item_type of a staged Parquet file."""
+    return {kind: totals for (kind,), totals in _grouped_totals(parquet_file, ["line_item_type"]).items()}
 
-    table = candidate.select(["line_item_type", "unblended_cost", "amortized_cost", "line_item_count"])
-    wide = pa.decimal256(76, 10)
-    table = table.set_column(1, "unblended_cost", table["unblended_cost"].cast(wide))
-    table = table.set_column(2, "amortized_cost", table["amortized_cost"].cast(wide))
-    grouped = table.group_by("line_item_type", use_threads=False).aggregate(
-        [
-            ([], "count_all"),
-            ("line_item_count", "sum"),
-            ("unblended_cost", "sum"),
-            ("amortized_cost", "sum"),
-        ]
-    )
+
+def tag_key_totals(parquet_file: str) -> dict[str | None, dict[str | None, Totals]]:
+    """Totals per tag key and line_item_type of a cost by tag Parquet file, in one pass."""
+    by_key: dict[str | None, dict[str | None, Totals]] = {}
+    for (key, kind), totals in _grouped_totals(parquet_file, ["tag_key", "line_item_type"]).items():
+        by_key.setdefault(key, {})[kind] = totals
+    return by_key
+
+
+def _grouped_totals(parquet_file: str, keys: list[str]) -> dict[tuple, Totals]:
+    """Rows, sum(line_item_count) and the two costs per group, summed exactly by DuckDB: decimal sums,
+    which raise rather than round or overflow silently."""
+    import duckdb
+
+    from billflow.engines.sql import quote_literal
+
+    group = ", ".join(keys)
+    sql = f"""
+        select {group}, count(*), sum(line_item_count), sum(unblended_cost), sum(amortized_cost)
+        from read_parquet({quote_literal(parquet_file)}, hive_partitioning = false)
+        group by {group}
+    """
+    with duckdb.connect() as con:
+        rows = con.execute(sql).fetchall()
+    width = len(keys)
     return {
-        row["line_item_type"]: _Totals(
-            rows=row["count_all"],
-            line_item_count=row["line_item_count_sum"],
-            unblended_cost=row["unblended_cost_sum"],
-            amortized_cost=row["amortized_cost_sum"],
+        row[:width]: Totals(
+            rows=row[width],
+            line_item_count=row[width + 1],
+            unblended_cost=row[width + 2],
+            amortized_cost=row[width + 3],
         )
-        for row in grouped.to_pylist()
+        for row in rows
     }
 
 
-def reconciliation_rows(candidate: pa.Table, raw_totals: pa.Table) -> list[dict]:
-    """Outer join of raw_totals with the staged totals on line_item_type, one dict per row.
+def reconciliation_rows(staged: dict[str | None, Totals], raw_totals: pa.Table) -> list[dict]:
+    """Outer join of raw_totals with the staged totals (staged_totals) on line_item_type, one dict per row.
 
     A type missing on one side gets zero totals on that side (so its differences are the other side's
     totals) and in_raw / in_staged False. Duplicate raw types are kept as separate rows (the suite's
     uniqueness check fails on them).
     """
-    staged = staged_totals(candidate)
-    zero = _Totals(rows=0, line_item_count=0, unblended_cost=Decimal(0), amortized_cost=Decimal(0))
+    zero = Totals(rows=0, line_item_count=0, unblended_cost=Decimal(0), amortized_cost=Decimal(0))
     rows: list[dict] = []
     seen: set[str | None] = set()
     for raw in raw_totals.select(["line_item_type", "raw_row_count", "unblended_cost", "amortized_cost"]).to_pylist():
         key = raw["line_item_type"]
         seen.add(key)
-        raw_side = _Totals(
+        raw_side = Totals(
             rows=raw["raw_row_count"],
             line_item_count=raw["raw_row_count"],
             unblended_cost=raw["unblended_cost"],
@@ -112,7 +125,7 @@ def reconciliation_rows(candidate: pa.Table, raw_totals: pa.Table) -> list[dict]
     return rows
 
 
-def _row(key: str | None, raw: _Totals, staged: _Totals, *, in_raw: bool, in_staged: bool) -> dict:
+def _row(key: str | None, raw: Totals, staged: Totals, *, in_raw: bool, in_staged: bool) -> dict:
     count_diff = None
     if raw.line_item_count is not None and staged.line_item_count is not None:
         count_diff = staged.line_item_count - raw.line_item_count

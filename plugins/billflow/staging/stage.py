@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -214,8 +217,33 @@ def _write_version(
 def read_candidate(staged: ObjectStore, version: VersionRef) -> tuple[pa.Table, pa.Table]:
     """The staged rows of a version and the raw totals written beside them by stage_delivery."""
     data = pq.read_table(io.BytesIO(staged.read_bytes(version.cost_key)))
-    totals = pq.read_table(io.BytesIO(staged.read_bytes(version.raw_totals_key)))
-    return data, totals
+    return data, read_raw_totals(staged, version)
+
+
+def read_raw_totals(staged: ObjectStore, version: VersionRef) -> pa.Table:
+    """The raw totals per line item type written beside a version by stage_delivery."""
+    return pq.read_table(io.BytesIO(staged.read_bytes(version.raw_totals_key)))
+
+
+@contextlib.contextmanager
+def local_version_files(staged: ObjectStore, version: VersionRef) -> Iterator[tuple[str, str]]:
+    """Local paths of a version's staged rows and cost by tag (Parquet): the files themselves in a local
+    store, copies in a scratch folder (removed afterwards) in S3."""
+    keys = (version.cost_key, version.tags_key)
+    if not any(staged.uri(key).startswith("s3://") for key in keys):
+        yield staged.uri(keys[0]), staged.uri(keys[1])
+        return
+    with tempfile.TemporaryDirectory(prefix="billflow-version-") as scratch:
+        paths = (Path(scratch) / "cur_daily.parquet", Path(scratch) / "cur_daily_tags.parquet")
+        for key, path in zip(keys, paths, strict=True):
+            path.write_bytes(staged.read_bytes(key))
+        yield str(paths[0]), str(paths[1])
+
+
+def every_row_invoiced(staged_file: str) -> bool:
+    """Whether a staged file has rows and each has an AWS invoice id (the period is final); reads that column only."""
+    invoice_ids = pq.read_table(staged_file, columns=["invoice_id"]).column("invoice_id")
+    return len(invoice_ids) > 0 and invoice_ids.null_count == 0
 
 
 def raw_unblended_total(raw_totals: pa.Table) -> Decimal:
