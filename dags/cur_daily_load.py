@@ -21,7 +21,15 @@ from billflow.orchestration import tasks
     catchup=False,
     max_active_runs=1,
     default_args=tasks.DEFAULT_ARGS,
-    params={"force_reload": Param(False, type="boolean", description="Reload every delivery, loaded or not")},
+    params={
+        "force_reload": Param(False, type="boolean", description="Reload every delivery, loaded or not"),
+        "wait_for_deliveries": Param(
+            True,
+            type="boolean",
+            description="Wait (poking every 10 minutes) until there is something to load; "
+            "false ends the run at once when there is nothing to load",
+        ),
+    },
     tags=["billflow", "cur"],
     doc_md=__doc__,
 )

@@ -69,7 +69,8 @@ RAW_LINES = [
     ("Credit", ACCOUNT_A, 5, 0, "AmazonEC2", -3.00, {}),
 ]
 
-# line item type -> (raw rows, unblended, amortized), worked out by hand from RAW_LINES and the amortized-cost rule (docs/ARCHITECTURE.md)
+# line item type -> (raw rows, unblended, amortized), worked out by hand from RAW_LINES and the
+# amortized-cost rule (docs/ARCHITECTURE.md)
 EXPECTED_TOTALS = {
     "Usage": (2, "2.00", "2.00"),
     "SavingsPlanCoveredUsage": (1, "2.00", "1.40"),

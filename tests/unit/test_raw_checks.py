@@ -641,8 +641,8 @@ def test_the_raw_inspection_sql_means_the_same_in_trino_for_athena():
     for sql in statements:
         (trino,) = sqlglot.transpile(sql, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)
         (back,) = sqlglot.transpile(trino, read="trino", write="duckdb", error_level=sqlglot.ErrorLevel.RAISE)
-        original = con.execute(sql).fetchall()
-        assert original and con.execute(back).fetchall() == original, trino
+        original = sorted(con.execute(sql).fetchall(), key=repr)  # a grouping gives its rows in no set order
+        assert original and sorted(con.execute(back).fetchall(), key=repr) == original, trino
     assert "TRY_CAST" in sqlglot.transpile(inspection, read="duckdb", write="trino")[0]
     assert sorted(set(counts.values())) == sorted(
         {f"unreadable:{c}" for c, t in stage.RAW_COLUMNS.items() if t in ("decimal(38, 10)", "timestamp")}

@@ -8,8 +8,8 @@ Layouts (docs/ARCHITECTURE.md), with ``<payer>`` = payer account id:
   ``<payer>/<export>/metadata/BILLING_PERIOD=2026-09/<export>-Manifest.json``
 
 The data is produced day by day (daily time granularity) and written in bounded chunks with numpy
-vectorised per chunk. Every line item type of dbt_project/seeds/line_item_types.csv appears, with the relationships a loader
-relies on (Savings Plans negation and recurring fees, RI fees, fees, discounts, credits, refunds,
+vectorised per chunk. Every line item type of dbt_project/seeds/line_item_types.csv appears, with the
+relationships a loader relies on (Savings Plans negation and recurring fees, RI fees, fees, discounts, credits, refunds,
 tax). Money is generated as integers of 1e-8 USD, so every cost is a double whose ``repr`` is the
 exact 8-decimal value and every sum quoted in the result is exact.
 

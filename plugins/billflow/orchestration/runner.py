@@ -87,7 +87,8 @@ def run_dag(
 def run_daily_load(
     *, force_reload: bool = False, logical_date: datetime | None = None, check: bool = True
 ) -> DagRunOutcome:
-    conf = {"force_reload": True} if force_reload else None
+    """One daily load that does not wait for deliveries: with nothing to load, its tasks are skipped."""
+    conf = {"force_reload": force_reload, "wait_for_deliveries": False}
     return run_dag(DAILY_LOAD, conf=conf, logical_date=logical_date, check=check)
 
 

@@ -50,12 +50,18 @@ def _partition_label(delivery: dict[str, Any]) -> str:
 @task.sensor(poke_interval=600, timeout=6 * 3600, mode="reschedule", soft_fail=True, pool=DUCKDB_POOL)
 def sense_new_deliveries() -> PokeReturnValue:
     """Done when the landing zone holds a delivery to load, a delivery that needs a person, or the live
-    warehouse must be rebuilt. With the run parameter force_reload every complete delivery is loaded again."""
+    warehouse must be rebuilt. With the run parameter force_reload every complete delivery is loaded again;
+    with wait_for_deliveries false a run with nothing to load ends at once (its tasks skipped)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from billflow.orchestration import steps
 
     context = get_current_context()
-    sensed = steps.sense(_settings(), force_reload=bool(context["params"].get("force_reload", False)))
+    params = context["params"]
+    sensed = steps.sense(_settings(), force_reload=bool(params.get("force_reload", False)))
     context["ti"].xcom_push(key=SENSED_KEY, value=sensed.to_dict())
+    if not sensed.needs_run and not params.get("wait_for_deliveries", True):
+        raise AirflowSkipException("nothing to load: no new delivery, none needs a person, the warehouse is current")
     return PokeReturnValue(is_done=sensed.needs_run, xcom_value=[d.to_dict() for d in sensed.to_load])
 
 
