@@ -197,30 +197,9 @@ def check_staged_partition(
     return result
 
 
-def enforce_gate(
-    candidate: pa.Table | str | Path,
-    raw_totals: pa.Table,
-    *,
-    raw_checks: RawChecks,
-    payer_account_id: str,
-    billing_period: dt.date,
-    tag_costs: pa.Table | str | Path | None = None,
-    tag_keys: tuple[str, ...] = (),
-    known_line_item_types: frozenset[str] | None = None,
-    results_dir: Path | None = None,
-) -> GateResult:
-    """check_staged_partition, raising GateFailed unless every check passed."""
-    result = check_staged_partition(
-        candidate,
-        raw_totals,
-        raw_checks=raw_checks,
-        payer_account_id=payer_account_id,
-        billing_period=billing_period,
-        tag_costs=tag_costs,
-        tag_keys=tag_keys,
-        known_line_item_types=known_line_item_types,
-        results_dir=results_dir,
-    )
+def enforce_gate(*args: Any, **kwargs: Any) -> GateResult:
+    """check_staged_partition (the same arguments), raising GateFailed unless every check passed."""
+    result = check_staged_partition(*args, **kwargs)
     if not result.passed:
         raise GateFailed(result)
     return result
