@@ -2,7 +2,7 @@
 
 The project ships rules/ as a link to the demo rule set (demo/rules, beside the demo data). A partner
 replaces the link with its own folder; `project_with_rules` builds a project that runs another rule set
-without touching the checkout (tests, trying a change), like Cosmos does: links to every entry of the
+without touching the checkout (tests, trying a change): links to every entry of the
 project, with rules/ pointing elsewhere. Set BILLFLOW_DBT_PROJECT_DIR to the result.
 """
 
