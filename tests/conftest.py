@@ -27,30 +27,3 @@ def airflow_db() -> Path:
     done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return Path(os.environ["AIRFLOW_HOME"])
-
-
-# The modules that run whole DAG runs or dbt builds, slowest first. `make test` spreads modules over the
-# cores (pytest-xdist, --dist loadfile): starting the longest ones first keeps the cores busy to the end.
-SLOWEST_FIRST = (
-    "tests/reliability/test_faults.py",
-    "tests/e2e/test_pipeline.py",
-    "tests/reliability/test_release_checks.py",
-    "tests/reliability/test_run_lock.py",
-    "tests/reliability/test_bad_deliveries.py",
-    "tests/integration/test_focus_export.py",
-    "tests/e2e/test_finalisation.py",
-    "tests/integration/test_restatement.py",
-    "tests/integration/test_dbt_models.py",
-    "tests/e2e/test_scenario.py",
-    "tests/reliability/test_dag_run.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    rank = {path: position for position, path in enumerate(SLOWEST_FIRST)}
-
-    def position(item: pytest.Item) -> int:
-        path = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
-        return rank.get(path, len(rank))
-
-    items.sort(key=position)  # stable: the order within a module and among the others is kept
