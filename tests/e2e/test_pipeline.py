@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,12 +20,35 @@ pytestmark = pytest.mark.e2e
 PERIOD = "2026-09"
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch, airflow_db):
-    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    monkeypatch.setenv("BILLFLOW_HOME", str(home))
     for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
         monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
-    return tmp_path
+    return home
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, airflow_db):
+    """A generated final month of two payers loaded by one run of the daily DAG, and that run's outcome: the
+    original each test copies (one full load for the module instead of one per test)."""
+    home = tmp_path_factory.mktemp("loaded")
+    with pytest.MonkeyPatch.context() as patch:
+        use_home(patch, home)
+        generate(home, final=True)
+        return home, run_daily_load()
+
+
+@pytest.fixture
+def home(loaded, tmp_path, monkeypatch):
+    """A copy of the loaded month for one test."""
+    copy = tmp_path / "home"
+    shutil.copytree(loaded[0], copy, ignore=shutil.ignore_patterns("dbt-target"))
+    return use_home(monkeypatch, copy)
+
+
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch, airflow_db):
+    return use_home(monkeypatch, tmp_path)
 
 
 def generate(home: Path, **options):
@@ -73,10 +97,8 @@ def snapshot(home: Path) -> dict[str, list]:
     }
 
 
-def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(home):
-    generate(home, final=True)
-
-    dagrun = run_daily_load()
+def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(loaded, home):
+    dagrun = loaded[1]
 
     assert dagrun.state == "success", task_states(dagrun)
     expected = expected_invoices(home / "landing")
@@ -103,8 +125,6 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(h
 
 
 def test_running_the_load_twice_gives_identical_marts(home):
-    generate(home)
-    run_daily_load()
     first = snapshot(home)
 
     run_daily_load(force_reload=True)
@@ -113,11 +133,9 @@ def test_running_the_load_twice_gives_identical_marts(home):
 
 
 def test_a_redelivered_month_replaces_its_partition_without_double_counting(home):
-    generate(home)
-    run_daily_load()
     before = invoice_totals(home)
 
-    generate(home, redeliver=True)
+    generate(home, final=True, redeliver=True)
     dagrun = run_daily_load()
 
     assert dagrun.state == "success", task_states(dagrun)
@@ -129,8 +147,9 @@ def test_a_redelivered_month_replaces_its_partition_without_double_counting(home
 
 
 def test_partitions_that_do_not_reconcile_are_deleted_nothing_goes_live_and_the_run_fails_naming_them(
-    home, monkeypatch
+    empty_home, monkeypatch
 ):
+    home = empty_home
     from billflow.staging import stage
 
     render = stage.render_stage_sql
