@@ -97,7 +97,7 @@ demo: airflow-init
 
 # the whole suite, spread over the machine's cores (a test module stays on one worker: its fixtures load once)
 test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
-	$(BIN)/pytest -n auto --dist loadfile
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # the edit-test loop: the unit tests only (no servers, no DAG runs, no full loads)
 test-fast: $(STAMP)
