@@ -22,14 +22,30 @@ def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def loaded_month(tmp_path_factory, airflow_db) -> Path:
+def loaded_month(tmp_path_factory, airflow_db, worker_id) -> Path:
     """A home where September of both payers is loaded and its invoices are locked (the original of every
-    test's copy: a failed run must leave the locked invoices as they are, too)."""
+    test's copy: a failed run must leave the locked invoices as they are, too). Built once per test session:
+    under xdist, the first worker to need it builds it in the folder the workers share while the others wait
+    on the lock, then every worker copies it."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    home = shared / "loaded-month"
+    with FileLock(str(shared / "loaded-month.lock")):
+        if not (home / ".built").exists():
+            shutil.rmtree(home, ignore_errors=True)  # a build a failed worker left half done
+            build_loaded_month(home)
+            (home / ".built").touch()
+    return home
+
+
+def build_loaded_month(home: Path) -> None:
     from datetime import date
 
     from tests.runs import close, load, loaded
 
-    home = tmp_path_factory.mktemp("loaded")
     project_with_rules(RULES, home / "dbt_project")
     with pytest.MonkeyPatch.context() as patch:
         use_home(patch, home)
@@ -38,14 +54,13 @@ def loaded_month(tmp_path_factory, airflow_db) -> Path:
         locked = close(as_of=date(2026, 10, 15))
     assert len(loaded(report)) == 2, report
     assert [line.split()[2] for line in locked] == ["acme", "initech", "umbrella"], locked
-    return home
 
 
 @pytest.fixture
 def home(loaded_month, tmp_path, monkeypatch) -> Path:
     """A copy of the loaded month for one test (the dbt project's links are recreated)."""
     copy = tmp_path / "home"
-    shutil.copytree(loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target"))
+    shutil.copytree(loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"))
     project_with_rules(RULES, copy / "dbt_project")
     use_home(monkeypatch, copy)
     return copy

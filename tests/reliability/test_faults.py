@@ -46,7 +46,7 @@ def restated(landing: Path) -> None:
 def clean_run(loaded_month, tmp_path_factory, monkeypatch) -> Path:
     """The same restatement loaded by a run nobody killed."""
     home = tmp_path_factory.mktemp("clean") / "home"
-    shutil.copytree(loaded_month, home, ignore=shutil.ignore_patterns("dbt_project", "dbt-target"))
+    shutil.copytree(loaded_month, home, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"))
     project_with_rules(RULES, home / "dbt_project")
     use_home(monkeypatch, home)
     restated(home / "landing")
