@@ -56,11 +56,15 @@ def build_loaded_month(home: Path) -> None:
     assert [line.split()[2] for line in locked] == ["acme", "initech", "umbrella"], locked
 
 
-@pytest.fixture
-def home(loaded_month, tmp_path, monkeypatch) -> Path:
-    """A copy of the loaded month for one test (the dbt project's links are recreated)."""
-    copy = tmp_path / "home"
+def use_copy_of(loaded_month: Path, copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Copy the loaded month to `copy` (the dbt project's links are recreated) and make it the home."""
     shutil.copytree(loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"))
     project_with_rules(RULES, copy / "dbt_project")
     use_home(monkeypatch, copy)
     return copy
+
+
+@pytest.fixture
+def home(loaded_month, tmp_path, monkeypatch) -> Path:
+    """A copy of the loaded month for one test."""
+    return use_copy_of(loaded_month, tmp_path / "home", monkeypatch)

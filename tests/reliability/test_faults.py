@@ -5,7 +5,6 @@ load: test_run_lock.py). The killed loads are DAG runs in a child process killed
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from billflow.rules import project_with_rules
 from tests.conftest import ROOT
-from tests.reliability.conftest import RULES, use_home
+from tests.reliability.conftest import use_copy_of, use_home
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
 from tests.reliability.state import leftovers, marts_only, state
 from tests.runs import load, loaded
@@ -45,10 +43,7 @@ def restated(landing: Path) -> None:
 @pytest.fixture
 def clean_run(loaded_month, tmp_path_factory, monkeypatch) -> Path:
     """The same restatement loaded by a run nobody killed."""
-    home = tmp_path_factory.mktemp("clean") / "home"
-    shutil.copytree(loaded_month, home, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"))
-    project_with_rules(RULES, home / "dbt_project")
-    use_home(monkeypatch, home)
+    home = use_copy_of(loaded_month, tmp_path_factory.mktemp("clean") / "home", monkeypatch)
     restated(home / "landing")
     load()
     return home
