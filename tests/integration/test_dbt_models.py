@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from dbt.cli.main import dbtRunner, dbtRunnerResult
+from dbt.cli.main import dbtRunnerResult
 
 from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys, load_settings
 from billflow.control.release import CLOSE, Release, commit_release
@@ -60,6 +60,7 @@ from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.versions import VersionRef
 from billflow.storage.local import LocalStore
 from billflow.warehouse.build import prepare_warehouse_build
+from billflow.warehouse.dbt import invoke_dbt
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it
@@ -175,7 +176,7 @@ def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_i
 
 def _dbt(root: Path, *args: str) -> dbtRunnerResult:
     """Run dbt in-process with the embedded profiles; target/ and logs/ stay in `root`."""
-    result = dbtRunner().invoke(
+    result = invoke_dbt(
         [
             *args,
             "--project-dir",
@@ -471,7 +472,7 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
 def test_every_deployments_profiles_parse_for_both_targets(profiles: str, tmp_path: Path) -> None:
     """The Redshift/Postgres profiles cannot connect here, but the project must parse against them."""
     for target in ("warehouse", "serving"):
-        result = dbtRunner().invoke(
+        result = invoke_dbt(
             [
                 "parse",
                 "--project-dir",

@@ -12,9 +12,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from dbt.cli.main import dbtRunner
 
 from billflow.config import DBT_PROJECT_DIR
+from billflow.warehouse.dbt import invoke_dbt
 
 # (expression, exact result): amount x part / whole rounded half away from zero to 10 decimals, worked out
 # with Python's Decimal at 80 digits
@@ -86,7 +86,7 @@ def postgres_profiles(server, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
-    result = dbtRunner().invoke(
+    result = invoke_dbt(
         [
             "show",
             "--inline",

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from dbt.cli.main import dbtRunner
 
 from billflow.billing.close import ClosePolicy, lock_final_invoices
 from billflow.config import DBT_PROJECT_DIR, load_settings
@@ -42,6 +41,7 @@ from billflow.engines.postgres_database import PostgresDatabase
 from billflow.formats.manifest import Delivery
 from billflow.serving.publish import publish_marts
 from billflow.staging.versions import VersionRef
+from billflow.warehouse.dbt import invoke_dbt
 
 SEPT, OCT, NOV = date(2026, 9, 1), date(2026, 10, 1), date(2026, 11, 1)
 MONEY, AMOUNT = pa.decimal128(38, 10), pa.decimal128(18, 2)
@@ -194,7 +194,7 @@ class Serving:
         args += ["--target-path", str(self.root / "dbt-target"), "--log-path", str(self.root / "dbt-logs")]
         if not unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
-        result = dbtRunner().invoke(args)
+        result = invoke_dbt(args)
         failed = [
             f"{r.node.name}: {r.status} {r.message or ''}"
             for r in (result.result or [])

@@ -464,13 +464,13 @@ def build_models(settings: Settings, build: str) -> dict[str, int]:
     how many nodes of each kind were built; raises DbtBuildFailed naming each failed node, with dbt's message."""
     from collections import Counter
 
-    from dbt.cli.main import dbtRunner
+    from billflow.warehouse.dbt import invoke_dbt
 
     select, target = DBT_BUILDS[build]
     args = ["build", "--select", select, "--target", target, "--quiet", *PRODUCTION_BUILD_FLAGS]
     args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
     args += ["--target-path", str(settings.home / "dbt-target" / build)]
-    result = dbtRunner().invoke(args)
+    result = invoke_dbt(args)
     nodes = list(result.result) if result.result is not None and hasattr(result.result, "__iter__") else []
     for r in nodes:
         log.info("dbt %s: %s %s: %s (%.1fs)", build, r.node.resource_type, r.node.name, r.status, r.execution_time)
