@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,3 +28,22 @@ def airflow_db() -> Path:
     done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return Path(os.environ["AIRFLOW_HOME"])
+
+
+def reused_home(tmp_path_factory: pytest.TempPathFactory, name: str = "home") -> Path:
+    """A home at one path per test worker, emptied for each test but for its dbt target folder.
+
+    dbt parses the whole project again (about 5 s) whenever its profile changes, and the DuckDB paths in the
+    profile follow BILLFLOW_HOME. At one path per worker, each test's dbt runs reuse the parse of the test
+    before (dbt's partial parsing). The last test's home stays for inspection."""
+    home = tmp_path_factory.getbasetemp() / name
+    if home.exists():
+        for entry in home.iterdir():
+            if entry.name == "dbt-target":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    home.mkdir(exist_ok=True)
+    return home

@@ -11,6 +11,7 @@ import pytest
 
 from billflow.rules import project_with_rules
 from billflow_dev.csv_cur import land_csv_as_legacy_delivery
+from tests.conftest import reused_home
 from tests.fixtures import EXTERNAL
 from tests.runs import close, load
 
@@ -22,12 +23,13 @@ RULES = Path(__file__).resolve().parent / "koku_rules"
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch, airflow_db):
-    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
+def home(tmp_path_factory, monkeypatch, airflow_db):
+    home = reused_home(tmp_path_factory)
+    monkeypatch.setenv("BILLFLOW_HOME", str(home))
     for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
         monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
-    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(project_with_rules(RULES, tmp_path / "dbt_project")))
-    return tmp_path
+    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(project_with_rules(RULES, home / "dbt_project")))
+    return home
 
 
 def invoices(home: Path) -> list[tuple]:

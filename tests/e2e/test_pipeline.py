@@ -13,6 +13,7 @@ import pytest
 from billflow.orchestration.runner import run_daily_load, run_monthly_close
 from billflow.storage.local import LocalStore
 from billflow_dev.generator import generate_cur
+from tests.conftest import reused_home
 from tests.e2e.independent import expected_invoices
 
 pytestmark = pytest.mark.e2e
@@ -39,16 +40,16 @@ def loaded(tmp_path_factory, airflow_db):
 
 
 @pytest.fixture
-def home(loaded, tmp_path, monkeypatch):
-    """A copy of the loaded month for one test."""
-    copy = tmp_path / "home"
-    shutil.copytree(loaded[0], copy, ignore=shutil.ignore_patterns("dbt-target"))
+def home(loaded, tmp_path_factory, monkeypatch):
+    """A copy of the loaded month for one test (at the worker's reused home path)."""
+    copy = reused_home(tmp_path_factory)
+    shutil.copytree(loaded[0], copy, ignore=shutil.ignore_patterns("dbt-target"), dirs_exist_ok=True)
     return use_home(monkeypatch, copy)
 
 
 @pytest.fixture
-def empty_home(tmp_path, monkeypatch, airflow_db):
-    return use_home(monkeypatch, tmp_path)
+def empty_home(tmp_path_factory, monkeypatch, airflow_db):
+    return use_home(monkeypatch, reused_home(tmp_path_factory))
 
 
 def generate(home: Path, **options):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from billflow.rules import project_with_rules
+from tests.conftest import reused_home
 from tests.reliability.deliveries import land_both
 
 RULES = Path(__file__).resolve().parents[1] / "integration" / "rules"
@@ -58,13 +59,15 @@ def build_loaded_month(home: Path) -> None:
 
 def use_copy_of(loaded_month: Path, copy: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Copy the loaded month to `copy` (the dbt project's links are recreated) and make it the home."""
-    shutil.copytree(loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"))
+    shutil.copytree(
+        loaded_month, copy, ignore=shutil.ignore_patterns("dbt_project", "dbt-target", ".built"), dirs_exist_ok=True
+    )
     project_with_rules(RULES, copy / "dbt_project")
     use_home(monkeypatch, copy)
     return copy
 
 
 @pytest.fixture
-def home(loaded_month, tmp_path, monkeypatch) -> Path:
-    """A copy of the loaded month for one test."""
-    return use_copy_of(loaded_month, tmp_path / "home", monkeypatch)
+def home(loaded_month, tmp_path_factory, monkeypatch) -> Path:
+    """A copy of the loaded month for one test (at the worker's reused home path)."""
+    return use_copy_of(loaded_month, reused_home(tmp_path_factory), monkeypatch)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from billflow.rules import project_with_rules
+from tests.conftest import reused_home
 from tests.reliability.conftest import RULES, use_home
 from tests.reliability.deliveries import PAYER_1, PAYER_2, land_cur2, land_legacy, raw_lines, where, with_values
 from tests.reliability.state import query
@@ -18,11 +19,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_bad_payer_fails_its_gate_and_the_run_while_the_good_payer_goes_live(
-    tmp_path, monkeypatch, airflow_db, capfd
+    tmp_path_factory, monkeypatch, airflow_db, capfd
 ):
     from airflow.dag_processing.dagbag import DagBag
 
-    home = tmp_path / "home"
+    home = reused_home(tmp_path_factory)
     project_with_rules(RULES, home / "dbt_project")
     use_home(monkeypatch, home)
     land_legacy(home / "landing", raw_lines(PAYER_1, "legacy"), "assembly-1")

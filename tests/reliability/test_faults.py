@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, reused_home
 from tests.reliability.conftest import use_copy_of, use_home
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
 from tests.reliability.state import leftovers, marts_only, state
@@ -43,7 +43,7 @@ def restated(landing: Path) -> None:
 @pytest.fixture
 def clean_run(loaded_month, tmp_path_factory, monkeypatch) -> Path:
     """The same restatement loaded by a run nobody killed."""
-    home = use_copy_of(loaded_month, tmp_path_factory.mktemp("clean") / "home", monkeypatch)
+    home = use_copy_of(loaded_month, reused_home(tmp_path_factory, "clean-home"), monkeypatch)
     restated(home / "landing")
     load()
     return home
