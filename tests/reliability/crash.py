@@ -1,8 +1,13 @@
-"""Run the daily DAG in this process (dag.test) and kill it (SIGKILL: no cleanup, no finally) at a chosen point.
+"""Daily loads killed (SIGKILL: no cleanup, no finally) at a chosen point, as when a worker dies.
 
-    python -m tests.reliability.crash staging|dbt|publish|release
+    python -m tests.reliability.crash
 
-Used by tests/reliability/test_faults.py; the environment (BILLFLOW_HOME, ...) comes from the caller.
+reads crash points (staging, dbt, publish or release) from stdin, one per line. For each, it forks a child
+that runs the daily DAG (dag.test) and kills itself at that point, waits for it and prints
+"<RESULT> <point> <exit code>" (minus the signal that ended the child). The heavy imports happen once,
+before the first fork, so a killed run costs what a run costs, not a new interpreter's imports; nothing
+runs a DAG in this process itself (dag.test starts threads that a forked child would lack). Used by
+tests/reliability/test_faults.py; the environment (BILLFLOW_HOME, ...) comes from the caller.
 """
 
 from __future__ import annotations
@@ -10,6 +15,11 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import traceback
+
+RESULT = "crash-result:"
+POINTS = ("staging", "dbt", "publish", "release")
+CHILD_TIMEOUT = 900  # seconds; a child still running then gets SIGALRM
 
 
 def die() -> None:
@@ -26,6 +36,7 @@ def after(function):
 
 
 def arm(point: str) -> None:
+    """Patch this (child) process so that its load dies at `point`."""
     if point == "staging":  # the version's cost file is written, its tags and raw totals are not
         from billflow.engines.duckdb_engine import DuckDBEngine
 
@@ -55,16 +66,49 @@ def arm(point: str) -> None:
 
         build.release_warehouse = lambda *args: die()
     else:
-        raise SystemExit(f"unknown crash point {point!r}")
+        raise ValueError(f"unknown crash point {point!r}")
+
+
+def warm_imports() -> None:
+    """What a load imports (Airflow's task SDK, dbt and its DuckDB adapter, Great Expectations, billflow)."""
+    import dbt.adapters.duckdb
+    import dbt.cli.main  # noqa: F401
+    import great_expectations  # noqa: F401
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401
+    from airflow.sdk.execution_time import supervisor  # noqa: F401
+
+    from billflow.orchestration import runner, steps, tasks  # noqa: F401
+
+
+def killed_load(point: str) -> int:
+    """Fork a child whose daily load dies at `point`; its exit code (3: the load ended without dying)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            signal.alarm(CHILD_TIMEOUT)
+            from billflow.orchestration.runner import run_daily_load
+
+            arm(point)
+            run_daily_load()
+            print(f"the load finished without being killed at {point}", flush=True)
+        except BaseException:
+            traceback.print_exc()
+            code = 4
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def main() -> None:
-    from billflow.orchestration.runner import run_daily_load
-
-    arm(sys.argv[1])
-    run_daily_load()
-    print("the load finished without being killed")
-    sys.exit(3)
+    warm_imports()
+    for line in sys.stdin:
+        point = line.strip()
+        code = killed_load(point) if point in POINTS else 2
+        print(f"{RESULT} {point} {code}", flush=True)
 
 
 if __name__ == "__main__":

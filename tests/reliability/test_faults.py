@@ -1,6 +1,6 @@
 """A load killed at any point, then run again, gives the marts a clean run gives (a close beside a running
 load: test_run_lock.py). The killed loads are DAG runs in a child process killed with SIGKILL
-(tests/reliability/crash.py): no finally block, no cleanup, as when a worker dies."""
+(forked by tests/reliability/crash.py): no finally block, no cleanup, as when a worker dies."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, reused_home
 from tests.reliability.conftest import use_copy_of, use_home
+from tests.reliability.crash import RESULT
 from tests.reliability.deliveries import PAYER_1, land_legacy, raw_lines, scaled
 from tests.reliability.state import leftovers, marts_only, state
 from tests.runs import load, loaded
@@ -21,19 +22,36 @@ from tests.runs import load, loaded
 PYTHONPATH = os.pathsep.join(str(path) for path in (ROOT / "plugins", ROOT / "tools", ROOT))
 
 
-def run_killed(point: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.reliability.crash", point],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": PYTHONPATH},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert done.returncode == -signal.SIGKILL, (
-        f"{point}: {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-    )
-    return done
+class Crasher:
+    """A process that runs daily loads killed at a chosen point (tests/reliability/crash.py), with the
+    caller's environment."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.crash"],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": PYTHONPATH},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def kill_at(self, point: str) -> None:
+        """A daily load killed at `point`: fails unless its process ended by SIGKILL."""
+        self.process.stdin.write(point + "\n")
+        self.process.stdin.flush()
+        output = []
+        for line in self.process.stdout:
+            if line.startswith(RESULT):
+                assert line.split() == [RESULT, point, str(-signal.SIGKILL)], f"{line}{''.join(output[-100:])}"
+                return
+            output.append(line)
+        raise AssertionError(f"the crash process ended:\n{''.join(output[-100:])}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
 
 
 def restated(landing: Path) -> None:
@@ -56,11 +74,15 @@ def test_a_load_killed_while_staging_building_publishing_or_releasing_then_rerun
     restated(home / "landing")
     before = state(home)
 
-    for point in ("staging", "dbt", "publish"):
-        run_killed(point)
-        assert state(home) == before, f"killed while {point}: what is live changed"
+    crasher = Crasher()
+    try:
+        for point in ("staging", "dbt", "publish"):
+            crasher.kill_at(point)
+            assert state(home) == before, f"killed while {point}: what is live changed"
 
-    run_killed("release")  # committed: the serving tables are the release's, the warehouse is renamed later
+        crasher.kill_at("release")
+    finally:
+        crasher.close()  # committed: the serving tables are the release's, the warehouse is renamed later
     assert state(home)["billing"] == state(clean_run)["billing"]
     assert state(home)["marts"] == before["marts"]
 
