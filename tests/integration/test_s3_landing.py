@@ -186,11 +186,7 @@ def test_a_version_staged_on_s3_is_gated_from_scratch_copies_of_its_files(s3, tm
         scratch = {staged_file, tags_file}
 
     assert result.passed and result.staged_rows == 11
-    assert [suite.name for suite in result.suites] == [
-        "staged_cur_daily",
-        "staged_reconciliation",
-        "staged_reconciliation [tag team]",
-    ]
+    assert [suite.name for suite in result.suites] == ["staged_cur_daily", "staged_reconciliation"]
     assert not any(Path(path).exists() for path in scratch)  # the copies are gone
     assert staged.list_keys() == version_keys(version)  # the version itself is only read
 

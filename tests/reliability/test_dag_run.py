@@ -58,7 +58,7 @@ def test_a_bad_payer_fails_its_gate_and_the_run_while_the_good_payer_goes_live(
         (Decimal("119.3300000000"), 12)
     ]
     reason = (
-        f"staging gate failed for payer {PAYER_2}, period 2026-09: 1 failures in 65 checks:\n"
+        f"staging gate failed for payer {PAYER_2}, period 2026-09: 1 failures in 45 checks:\n"
         "  - 1 row with usage_date outside 2026-09-01..2026-09-30 (e.g. 2026-10-03)"
     )
     assert query(home, "select stage, manifest_key, reason from billing_control.delivery_rejections") == [

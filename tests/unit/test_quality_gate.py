@@ -730,14 +730,37 @@ def test_staged_totals_too_large_to_sum_exactly_fail_the_reconciliation_rather_t
     assert failure.startswith("reconciliation not run: cannot total the staged rows: Out of Range Error: Overflow")
 
 
-def test_each_tag_keys_reconciliation_is_kept_under_its_own_run(tmp_path):
+def tag_costs(rows, key):
+    """The cost by tag of staged rows with every row untagged under `key` (a null tag value)."""
     from billflow.staging.columns import STAGED_TAG_SCHEMA
 
-    tag_rows = [
-        {name: row.get(name) for name in STAGED_TAG_SCHEMA.names} | {"tag_key": "team", "tag_value": None}
-        for row in clean_rows()
+    tagged = [{name: row.get(name) for name in STAGED_TAG_SCHEMA.names} | {"tag_key": key} for row in rows]
+    return pa.Table.from_pylist(tagged, schema=STAGED_TAG_SCHEMA)
+
+
+def test_the_tag_keys_are_reconciled_in_the_same_run_as_the_staged_rows(tmp_path):
+    result = check_staged_partition(
+        staged(clean_rows()),
+        raw(clean_raw()),
+        raw_checks=raw_checks(clean_raw()),
+        payer_account_id=PAYER,
+        billing_period=PERIOD,
+        tag_costs=pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(clean_rows(), "project")]),
+        tag_keys=("team", "project"),
+        results_dir=tmp_path,
+    )
+
+    assert result.failures == []
+    assert [(s.name, s.evaluated, s.failed) for s in result.suites] == [
+        ("staged_cur_daily", 21, 0),
+        ("staged_reconciliation", 10, 0),
     ]
-    tags = pa.Table.from_pylist(tag_rows, schema=STAGED_TAG_SCHEMA)
+    (kept,) = kept_results(tmp_path, "staged_reconciliation")
+    assert kept["success"] is True
+
+
+def test_a_tag_key_whose_rows_do_not_carry_every_raw_line_fails_under_its_name():
+    without_tax = [row for row in clean_rows() if row["line_item_type"] != "Tax"]
 
     result = check_staged_partition(
         staged(clean_rows()),
@@ -745,18 +768,11 @@ def test_each_tag_keys_reconciliation_is_kept_under_its_own_run(tmp_path):
         raw_checks=raw_checks(clean_raw()),
         payer_account_id=PAYER,
         billing_period=PERIOD,
-        tag_costs=tags,
-        tag_keys=("team",),
-        results_dir=tmp_path,
+        tag_costs=pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(without_tax, "project")]),
+        tag_keys=("team", "project"),
     )
 
-    assert result.passed
-    assert [s.name for s in result.suites] == [
-        "staged_cur_daily",
-        "staged_reconciliation",
-        "staged_reconciliation [tag team]",
+    assert result.failures == [
+        "tag key project: line item type Tax: in raw (1 row, unblended 1.23, amortized 1.23) but missing from staged"
     ]
-    assert [kept["success"] for kept in kept_results(tmp_path, "staged_reconciliation")] == [True]
-    assert [
-        kept["success"] for kept in kept_results(tmp_path, "staged_reconciliation", f"{PAYER}-2026-09-tag-team")
-    ] == [True]
+    assert [s.name for s in result.suites] == ["staged_cur_daily", "staged_reconciliation"]

@@ -12,14 +12,15 @@ In this order, every failure named with the payer, the period and the failing ch
 3. The expectation suite ``expectations/staged_cur_daily.json`` on the candidate's rows. Its column set
    is the suite parameter ``staged_columns``, which the gate fills with STAGED_SCHEMA's names: the
    staged columns are written down once.
-4. The expectation suite ``expectations/staged_reconciliation.json`` on one row per line item type:
-   the candidate's totals (summed by DuckDB from its Parquet file) against the totals the raw
-   inspection computed straight from the raw CUR files, in exact Decimal arithmetic; with tag costs,
-   once more per configured tag key, and a tag key in the tag costs that is not configured fails.
+4. The expectation suite ``expectations/staged_reconciliation.json`` on one row per scope and line item
+   type: the candidate's totals (summed by DuckDB from its Parquet file) against the totals the raw
+   inspection computed straight from the raw CUR files, in exact Decimal arithmetic. With tag costs, each
+   configured tag key is a scope of its own (its rows must carry every raw line once), validated in the
+   same run; a tag key in the tag costs that is not configured fails.
 
 Great Expectations runs as its documentation describes: a data context whose validation results store
 is a folder, ``$BILLFLOW_HOME/gx/validations/`` (one JSON document per suite and run, under the suite's
-name and the run ``<payer>-<YYYY-MM>[-tag-<key>]``; a person reads there what a gate saw), and, per suite, a
+name and the run ``<payer>-<YYYY-MM>``; a person reads there what a gate saw), and, per suite, a
 validation definition and a checkpoint that runs it. The staged rows are validated set-based through a
 GX SQL data source: a query asset ``read_parquet(<candidate file>)`` on an in-memory DuckDB reached with
 the duckdb-engine SQLAlchemy dialect (billflow.quality.gx_duckdb says what GX needs for that). Nothing
@@ -49,9 +50,9 @@ from typing import TYPE_CHECKING, Any
 from billflow.quality import messages
 from billflow.quality.reconciliation import (
     RECONCILIATION_COLUMNS,
-    Totals,
     reconciliation_rows,
     staged_totals,
+    tag_key_scope,
     tag_key_totals,
 )
 from billflow.staging.columns import STAGED_SCHEMA
@@ -408,10 +409,9 @@ class _SuiteRun:
 _RUN_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 
 
-def _run_name(payer_account_id: str, billing_period: dt.date, tag_key: str | None = None) -> str:
-    """The run's name in the results store: <payer>-<YYYY-MM>[-tag-<key>], safe as a folder name."""
-    name = f"{payer_account_id}-{billing_period:%Y-%m}" + ("" if tag_key is None else f"-tag-{tag_key}")
-    return _RUN_NAME_UNSAFE.sub("_", name)
+def _run_name(payer_account_id: str, billing_period: dt.date) -> str:
+    """The run's name in the results store: <payer>-<YYYY-MM>, safe as a folder name."""
+    return _RUN_NAME_UNSAFE.sub("_", f"{payer_account_id}-{billing_period:%Y-%m}")
 
 
 def _gate_context(results_dir: Path) -> Any:
@@ -446,7 +446,6 @@ class _GateCheckpoints:
     def __init__(self, results_dir: Path, payer_account_id: str, billing_period: dt.date) -> None:
         self.context = _gate_context(results_dir)
         self.payer_account_id, self.billing_period = payer_account_id, billing_period
-        self._reconciliation: Any = None
 
     def validate_staged_rows(
         self, definition: dict[str, Any], staged_file: str, parameters: dict[str, Any]
@@ -465,27 +464,18 @@ class _GateCheckpoints:
         )
         return self._run(checkpoint, messages.row_suite_messages, expectation_parameters=parameters)
 
-    def reconcile(
-        self,
-        definition: dict[str, Any],
-        staged: dict[str | None, Totals],
-        raw_totals: pa.Table,
-        tag_key: str | None = None,
-    ) -> _SuiteRun:
-        """The reconciliation suite on the staged totals (of one tag key's rows) against the raw totals."""
-        rows = reconciliation_rows(staged, raw_totals)
-        if self._reconciliation is None:
-            batch_definition = (
-                self.context.data_sources.add_pandas(name="billflow_reconciliation")
-                .add_dataframe_asset(name="reconciliation")
-                .add_batch_definition_whole_dataframe(name="reconciliation")
-            )
-            self._reconciliation = self._checkpoint(_build_suite(definition, {}), batch_definition, "COMPLETE")
+    def reconcile(self, definition: dict[str, Any], rows: list[dict]) -> _SuiteRun:
+        """The reconciliation suite on its rows (billflow.quality.reconciliation): of every scope at once."""
+        batch_definition = (
+            self.context.data_sources.add_pandas(name="billflow_reconciliation")
+            .add_dataframe_asset(name="reconciliation")
+            .add_batch_definition_whole_dataframe(name="reconciliation")
+        )
+        checkpoint = self._checkpoint(_build_suite(definition, {}), batch_definition, "COMPLETE")
         return self._run(
-            self._reconciliation,
+            checkpoint,
             lambda result: messages.reconciliation_messages(result, rows),
             batch_parameters={"dataframe": _reconciliation_frame(rows)},
-            tag_key=tag_key,
         )
 
     def _checkpoint(self, suite: Any, batch_definition: Any, result_format: str) -> Any:
@@ -508,7 +498,6 @@ class _GateCheckpoints:
         *,
         batch_parameters: dict[str, Any] | None = None,
         expectation_parameters: dict[str, Any] | None = None,
-        tag_key: str | None = None,
     ) -> _SuiteRun:
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -518,7 +507,7 @@ class _GateCheckpoints:
             batch_parameters=batch_parameters,
             expectation_parameters=expectation_parameters,
             run_id=RunIdentifier(
-                run_name=_run_name(self.payer_account_id, self.billing_period, tag_key),
+                run_name=_run_name(self.payer_account_id, self.billing_period),
                 run_time=dt.datetime.now(dt.UTC),
             ),
         )
@@ -544,44 +533,34 @@ def _reconcile(
     tags_file: str | None,
     tag_keys: tuple[str, ...],
 ) -> tuple[list[_SuiteRun], list[str]]:
-    """The reconciliation of the staged rows, then, with a cost by tag file, of each configured tag key."""
-    runs: list[_SuiteRun] = []
+    """One validation of the reconciliation rows of the staged rows and, with a cost by tag file, of each
+    configured tag key (each key must carry every raw line once, so its totals equal the raw totals); a
+    failure per tag key in the tag costs that is not configured."""
+    rows: list[dict] = []
+    failures: list[str] = []
+    reconciled = False
     totals, problem = _totalled("staged rows", lambda: staged_totals(staged_file))
     if problem is None:
-        runs.append(gx_run.reconcile(suite, totals, raw_totals))
-        failures = list(runs[0].failures)
+        rows += reconciliation_rows(totals, raw_totals)
+        reconciled = True
     else:
-        failures = [problem]
+        failures.append(problem)
     if tags_file is not None:
         by_key, problem = _totalled("cost by tag", lambda: tag_key_totals(tags_file))
         if problem is None:
-            tag_runs, tag_failures = _reconcile_tag_keys(gx_run, suite, by_key, tag_keys, raw_totals)
-            runs += tag_runs
-            failures += tag_failures
+            failures += [
+                f"tag key {key!r} is in the tag costs but not configured"
+                for key in sorted(set(by_key) - set(tag_keys), key=str)
+            ]
+            for key in tag_keys:
+                rows += reconciliation_rows(by_key.get(key, {}), raw_totals, tag_key_scope(key))
+            reconciled = True
         else:
             failures.append(problem)
-    return runs, failures
-
-
-def _reconcile_tag_keys(
-    gx_run: _GateCheckpoints,
-    suite: dict[str, Any],
-    by_key: dict[str | None, dict[str | None, Totals]],
-    tag_keys: tuple[str, ...],
-    raw_totals: pa.Table,
-) -> tuple[list[_SuiteRun], list[str]]:
-    """The reconciliation once per configured tag key, and a failure per tag key not configured."""
-    failures = [
-        f"tag key {key!r} is in the tag costs but not configured"
-        for key in sorted(set(by_key) - set(tag_keys), key=str)
-    ]
-    runs: list[_SuiteRun] = []
-    for key in tag_keys:
-        run = gx_run.reconcile(suite, by_key.get(key, {}), raw_totals, tag_key=key)
-        stats = SuiteStats(f"{run.stats.name} [tag {key}]", run.stats.evaluated, run.stats.failed, run.stats.seconds)
-        runs.append(_SuiteRun(stats, []))
-        failures += [f"tag key {key}: {failure}" for failure in run.failures]
-    return runs, failures
+    if not reconciled:
+        return [], failures
+    run = gx_run.reconcile(suite, rows)
+    return [run], failures + run.failures
 
 
 def _totalled(what: str, total: Callable[[], Any]) -> tuple[Any, str | None]:

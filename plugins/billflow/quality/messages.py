@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from billflow.quality.reconciliation import exact_difference
+from billflow.quality.reconciliation import STAGED_ROWS_SCOPE, exact_difference
 
 _EXAMPLES = 3
 
@@ -168,8 +168,10 @@ def row_suite_messages(result: Any) -> list[str]:
 
 
 def _type_label(row: dict) -> str:
+    """The row's line item type, after its scope unless that is the staged rows' own: 'tag key team: ...'."""
     key = row["line_item_type"]
-    return "line item type (null)" if key is None else f"line item type {key}"
+    label = "line item type (null)" if key is None else f"line item type {key}"
+    return label if row["scope"] == STAGED_ROWS_SCOPE else f"{row['scope']}: {label}"
 
 
 def _raw_rows(count: int | None) -> str:
@@ -193,19 +195,14 @@ def reconciliation_messages(result: Any, rows: list[dict]) -> list[str]:
 
     if kind == "expect_table_row_count_to_be_between":
         return ["nothing to reconcile: raw totals and staged partition are both empty"]
+    if kind == "expect_compound_columns_to_be_unique" and "unexpected_index_list" in details:
+        labels = [_type_label(rows[i]) for i in details["unexpected_index_list"]]
+        return [f"{label}: listed more than once in the raw totals" for label in dict.fromkeys(labels)]
     if column is None or "unexpected_index_list" not in details:
         what = config.description or describe_check(result)
         return [f"reconciliation check failed: {what}"]
 
     failing = [rows[i] for i in details["unexpected_index_list"]]
-    if kind == "expect_column_values_to_be_unique" and column == "line_item_type":
-        seen: list[str] = []
-        for row in failing:
-            label = _type_label(row)
-            if label not in seen:
-                seen.append(label)
-        return [f"{label}: listed more than once in the raw totals" for label in seen]
-
     messages: list[str] = []
     for row in failing:
         label = _type_label(row)

@@ -1,8 +1,8 @@
 """Reconciliation of a staged partition against the raw CUR totals, per line item type.
 
 The staged side is totalled by DuckDB straight from the staged Parquet file; the comparison is plain
-Decimal arithmetic. No Great Expectations import here. The gate validates the rows built here with
-the `staged_reconciliation` suite.
+Decimal arithmetic. No Great Expectations import here. The gate validates the rows built here, those of
+the staged rows and of each tag key together, with the `staged_reconciliation` suite.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ _EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.Overflow, dec
 _TO_CENTS = decimal.Context(prec=100, rounding=ROUND_HALF_UP, traps=[decimal.Overflow, decimal.InvalidOperation])
 _CENT = Decimal("0.01")
 
+# The scope of the staged rows' own reconciliation; a tag key's rows are in scope "tag key <key>".
+STAGED_ROWS_SCOPE = "staged rows"
+
 RECONCILIATION_COLUMNS = (
+    "scope",
     "line_item_type",
     "in_raw",
     "in_staged",
@@ -99,8 +103,15 @@ def _grouped_totals(parquet_file: str, keys: list[str]) -> dict[tuple, Totals]:
     }
 
 
-def reconciliation_rows(staged: dict[str | None, Totals], raw_totals: pa.Table) -> list[dict]:
-    """Outer join of raw_totals with the staged totals (staged_totals) on line_item_type, one dict per row.
+def tag_key_scope(tag_key: str) -> str:
+    return f"tag key {tag_key}"
+
+
+def reconciliation_rows(
+    staged: dict[str | None, Totals], raw_totals: pa.Table, scope: str = STAGED_ROWS_SCOPE
+) -> list[dict]:
+    """Outer join of raw_totals with the staged totals (staged_totals) on line_item_type, one dict per row,
+    each marked with `scope` (the staged rows, or a tag key's rows: tag_key_scope).
 
     A type missing on one side gets zero totals on that side (so its differences are the other side's
     totals) and in_raw / in_staged False. Duplicate raw types are kept as separate rows (the suite's
@@ -118,18 +129,19 @@ def reconciliation_rows(staged: dict[str | None, Totals], raw_totals: pa.Table) 
             unblended_cost=raw["unblended_cost"],
             amortized_cost=raw["amortized_cost"],
         )
-        rows.append(_row(key, raw_side, staged.get(key, zero), in_raw=True, in_staged=key in staged))
+        rows.append(_row(scope, key, raw_side, staged.get(key, zero), in_raw=True, in_staged=key in staged))
     for key, staged_side in staged.items():
         if key not in seen:
-            rows.append(_row(key, zero, staged_side, in_raw=False, in_staged=True))
+            rows.append(_row(scope, key, zero, staged_side, in_raw=False, in_staged=True))
     return rows
 
 
-def _row(key: str | None, raw: Totals, staged: Totals, *, in_raw: bool, in_staged: bool) -> dict:
+def _row(scope: str, key: str | None, raw: Totals, staged: Totals, *, in_raw: bool, in_staged: bool) -> dict:
     count_diff = None
     if raw.line_item_count is not None and staged.line_item_count is not None:
         count_diff = staged.line_item_count - raw.line_item_count
     return {
+        "scope": scope,
         "line_item_type": key,
         "in_raw": in_raw,
         "in_staged": in_staged,
