@@ -18,7 +18,8 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["BILLFLOW_TASK_RETRIES"] = "0"  # a failing task fails the dag.test() run at once
-os.environ.setdefault("BILLFLOW_HOME", tempfile.mkdtemp(prefix="billflow-test-home-"))
+# never the home make exports for the demo (BILLFLOW_HOME=.billflow): the tests write only where they run
+os.environ["BILLFLOW_HOME"] = tempfile.mkdtemp(prefix="billflow-test-home-")
 
 
 @pytest.fixture(scope="session")

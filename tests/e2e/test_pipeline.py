@@ -10,7 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from billflow.config import DBT_PROJECT_DIR
 from billflow.orchestration.runner import run_daily_load, run_monthly_close
+from billflow.rules import project_with_rules
 from billflow.storage.local import LocalStore
 from billflow_dev.generator import generate_cur
 from tests.conftest import reused_home
@@ -22,9 +24,15 @@ PERIOD = "2026-09"
 
 
 def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
+    """`home` as BILLFLOW_HOME, with the project's own rules in a dbt project at the home (as every home of
+    the tests: dbt reuses the parse of the tests before)."""
     monkeypatch.setenv("BILLFLOW_HOME", str(home))
     for name in ("LANDING_URI", "STAGED_URI", "WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID"):
         monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    project = home / "dbt_project"
+    if not project.exists():
+        project_with_rules(DBT_PROJECT_DIR / "rules", project)
+    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(project))
     return home
 
 
@@ -32,18 +40,20 @@ def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> Path:
 def loaded(tmp_path_factory, airflow_db):
     """A generated final month of two payers loaded by one run of the daily DAG, and that run's outcome: the
     original each test copies (one full load for the module instead of one per test)."""
-    home = tmp_path_factory.mktemp("loaded")
+    home, original = reused_home(tmp_path_factory), tmp_path_factory.mktemp("loaded")
     with pytest.MonkeyPatch.context() as patch:
         use_home(patch, home)
         generate(home, final=True)
-        return home, run_daily_load()
+        outcome = run_daily_load()
+    shutil.copytree(home, original, ignore=shutil.ignore_patterns("dbt-target", "dbt_project"), dirs_exist_ok=True)
+    return original, outcome
 
 
 @pytest.fixture
 def home(loaded, tmp_path_factory, monkeypatch):
     """A copy of the loaded month for one test (at the worker's reused home path)."""
     copy = reused_home(tmp_path_factory)
-    shutil.copytree(loaded[0], copy, ignore=shutil.ignore_patterns("dbt-target"), dirs_exist_ok=True)
+    shutil.copytree(loaded[0], copy, dirs_exist_ok=True)
     return use_home(monkeypatch, copy)
 
 

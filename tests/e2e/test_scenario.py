@@ -97,6 +97,7 @@ import pytest
 from billflow.config import load_settings
 from billflow.rules import project_with_rules
 from billflow_dev.csv_cur import land_csv_as_legacy_delivery
+from tests.conftest import reused_home
 from tests.runs import load
 
 pytestmark = pytest.mark.e2e
@@ -331,7 +332,7 @@ def rows_as_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory, airflow_db) -> Outcome:
     """One daily load of the scenario CUR with the scenario rule set; what serving and the marts hold after it."""
-    home = tmp_path_factory.mktemp("scenario")
+    home = reused_home(tmp_path_factory)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("BILLFLOW_HOME", str(home))
         for name in (

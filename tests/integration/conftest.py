@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -66,6 +66,7 @@ class PostgresServer:
     user: str
     bindir: Path
     socket_dir: Path
+    _scratch: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def dsn(self, dbname: str = "postgres") -> str:
         return f"host={self.host} port={self.port} user={self.user} dbname={self.dbname_safe(dbname)}"
@@ -87,6 +88,12 @@ class PostgresServer:
 
             return psycopg.connect(self.dsn(dbname))
         raise ValueError(f"unknown driver {driver!r}")
+
+    def scratch_database(self) -> str:
+        """One empty database for the session's queries that create nothing (`dbt show`)."""
+        if "name" not in self._scratch:
+            self._scratch["name"] = self.create_database("scratch")
+        return self._scratch["name"]
 
     def create_database(self, prefix: str = "t") -> str:
         """A new, empty database (one per test keeps tests independent)."""

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from billflow_dev.generator import generate_cur
-from tests.conftest import ROOT
+from tests.conftest import ROOT, reused_home
 
 FOCUS_VENV = ROOT / ".venv-focus"
 VALIDATOR = FOCUS_VENV / "bin" / "focus-validator"
@@ -43,11 +43,16 @@ def exported(tmp_path_factory, airflow_db):
     """Two billing periods (one final, one month to date) of two payers: one legacy report, one CUR 2.0."""
     import os
 
-    home = tmp_path_factory.mktemp("billflow-focus")
+    from billflow.config import DBT_PROJECT_DIR
+    from billflow.rules import project_with_rules
+
+    home = reused_home(tmp_path_factory)
     saved = {k: os.environ.get(k) for k in _ENV}
     os.environ["BILLFLOW_HOME"] = str(home)
-    for name in _ENV[1:]:
+    for name in _ENV[2:]:
         os.environ.pop(name, None)
+    # the project's own rules, in a project at the home like every load of the tests (dbt reuses its parse)
+    os.environ["BILLFLOW_DBT_PROJECT_DIR"] = str(project_with_rules(DBT_PROJECT_DIR / "rules", home / "dbt_project"))
     try:
         generated = {
             period: generate_cur(
@@ -80,6 +85,7 @@ def exported(tmp_path_factory, airflow_db):
 
 _ENV = (
     "BILLFLOW_HOME",
+    "BILLFLOW_DBT_PROJECT_DIR",
     "BILLFLOW_LANDING_URI",
     "BILLFLOW_STAGED_URI",
     "BILLFLOW_WAREHOUSE_PATH",

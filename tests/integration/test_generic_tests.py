@@ -18,11 +18,11 @@ ROWS = (
 )
 
 
-def test_not_null_columns_returns_each_column_with_nulls_and_how_many(serving_target: Path, tmp_path: Path) -> None:
-    rows = show(serving_target, tmp_path, f'{{{{ test_not_null_columns("{ROWS}", ["a", "b", "c"]) }}}}')
+def test_not_null_columns_returns_each_column_with_nulls_and_how_many(serving_target: Path) -> None:
+    rows = show(serving_target, f'{{{{ test_not_null_columns("{ROWS}", ["a", "b", "c"]) }}}}')
 
     assert sorted((name, int(count)) for name, count in rows) == [("a", 1), ("b", 2)]
 
 
-def test_not_null_columns_passes_when_no_listed_column_holds_a_null(serving_target: Path, tmp_path: Path) -> None:
-    assert show(serving_target, tmp_path, f'{{{{ test_not_null_columns("{ROWS}", ["c"]) }}}}') == []
+def test_not_null_columns_passes_when_no_listed_column_holds_a_null(serving_target: Path) -> None:
+    assert show(serving_target, f'{{{{ test_not_null_columns("{ROWS}", ["c"]) }}}}') == []

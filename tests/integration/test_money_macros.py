@@ -7,6 +7,7 @@ rounding to a currency's minor unit must not depend on the engine an invoice is 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from billflow.config import DBT_PROJECT_DIR
 from billflow.warehouse.dbt import invoke_dbt
+from tests.conftest import reused_home
 
 # (expression, exact result): amount x part / whole rounded half away from zero to 10 decimals, worked out
 # with Python's Decimal at 80 digits
@@ -59,10 +61,12 @@ CASES = [
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
-def serving_target(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The profiles folder whose serving target is the engine under test."""
-    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+def serving_target(
+    request, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The profiles folder whose serving target is the engine under test, with a home at one path per engine
+    and test worker (dbt reuses its parse there: `dbt show` creates nothing)."""
+    use_show_home(tmp_path_factory, request.param, monkeypatch)
     monkeypatch.delenv("BILLFLOW_SERVING_PATH", raising=False)
     if request.param == "duckdb":
         yield DBT_PROJECT_DIR / "profiles" / "embedded"
@@ -70,14 +74,20 @@ def serving_target(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     yield postgres_profiles(request.getfixturevalue("postgres_server"), monkeypatch)
 
 
+def use_show_home(tmp_path_factory: pytest.TempPathFactory, engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BILLFLOW_HOME", str(reused_home(tmp_path_factory, f"dbt-show-{engine}")))
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
 def postgres_profiles(server, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The compose profiles, their serving target pointed at a new database of the throw-away server."""
+    """The compose profiles, their serving target pointed at the throw-away server's database for `dbt show`
+    (one per test session: the queries create nothing, and the same profile lets dbt reuse its parse)."""
     settings = {
         "HOST": server.host,
         "PORT": str(server.port),
         "USER": server.user,
         "PASSWORD": "trusted",
-        "DBNAME": server.create_database("money"),
+        "DBNAME": server.scratch_database(),
         "SSLMODE": "disable",
     }
     for name, value in settings.items():
@@ -85,7 +95,9 @@ def postgres_profiles(server, monkeypatch: pytest.MonkeyPatch) -> Path:
     return DBT_PROJECT_DIR / "profiles" / "compose"
 
 
-def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
+def show(profiles: Path, sql: str) -> list[tuple]:
+    """`dbt show --inline` of `sql` on the serving target of `profiles`, from the home in BILLFLOW_HOME."""
+    root = Path(os.environ["BILLFLOW_HOME"])
     result = invoke_dbt(
         [
             "show",
@@ -98,7 +110,7 @@ def show(profiles: Path, root: Path, sql: str) -> list[tuple]:
             "--profiles-dir",
             str(profiles),
             "--target-path",
-            str(root / "target"),
+            str(root / "dbt-target"),
             "--log-path",
             str(root / "logs"),
             "--limit",
@@ -118,8 +130,8 @@ def select_each(cases: list[tuple[str, str]]) -> str:
     return f"select\n{columns}"
 
 
-def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: Path, tmp_path: Path) -> None:
-    (row,) = show(serving_target, tmp_path, select_each(CASES))
+def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: Path) -> None:
+    (row,) = show(serving_target, select_each(CASES))
 
     got = {expression: Decimal(value) for (expression, _), value in zip(CASES, row, strict=True)}
     expected = {expression: Decimal(value) for expression, value in CASES}
@@ -129,16 +141,15 @@ def test_money_macros_give_the_same_exact_digits_on_each_engine(serving_target: 
 
 
 def test_the_redshift_construction_of_shares_gives_the_same_digits(
-    postgres_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    postgres_server, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Redshift cannot run here: its share_of (a 19-decimal candidate corrected by exact products, no type wider
     than 38 digits) runs on PostgreSQL, whose products are exact and whose |part| / |whole| <= 1 keeps at least
     20 decimals, and must give the digits of the other engines."""
-    monkeypatch.setenv("BILLFLOW_HOME", str(tmp_path))
-    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    use_show_home(tmp_path_factory, "postgres", monkeypatch)
     profiles = postgres_profiles(postgres_server, monkeypatch)
     redshift = [(e.replace("share_of(", "billflow.redshift__share_of("), value) for e, value in SHARE_CASES]
 
-    (row,) = show(profiles, tmp_path, select_each(redshift))
+    (row,) = show(profiles, select_each(redshift))
 
     assert dict(zip((e for e, _ in redshift), row, strict=True)) == dict(redshift)

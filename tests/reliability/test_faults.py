@@ -5,6 +5,7 @@ load: test_run_lock.py). The killed loads are DAG runs in a child process killed
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,12 +60,15 @@ def restated(landing: Path) -> None:
 
 
 @pytest.fixture
-def clean_run(loaded_month, tmp_path_factory, monkeypatch) -> Path:
-    """The same restatement loaded by a run nobody killed."""
-    home = use_copy_of(loaded_month, reused_home(tmp_path_factory, "clean-home"), monkeypatch)
+def clean_run(home, loaded_month, tmp_path_factory, monkeypatch) -> Path:
+    """The same restatement loaded by a run nobody killed: run in the test's home (where dbt reuses the parse
+    of the tests before), kept in a copy of its own, then the home is the loaded month again."""
     restated(home / "landing")
     load()
-    return home
+    kept = reused_home(tmp_path_factory, "clean-home")
+    shutil.copytree(home, kept, ignore=shutil.ignore_patterns("dbt-target", "dbt_project"), dirs_exist_ok=True)
+    use_copy_of(loaded_month, reused_home(tmp_path_factory), monkeypatch)
+    return kept
 
 
 def test_a_load_killed_while_staging_building_publishing_or_releasing_then_rerun_equals_a_clean_run(
