@@ -44,8 +44,9 @@ class Crasher:
         self.process.stdin.flush()
         output = []
         for line in self.process.stdout:
-            if line.startswith(RESULT):
-                assert line.split() == [RESULT, point, str(-signal.SIGKILL)], f"{line}{''.join(output[-100:])}"
+            if RESULT in line:  # written in one piece, though other processes' output may precede it
+                result = line[line.index(RESULT) :].split()
+                assert result == [RESULT, point, str(-signal.SIGKILL)], f"{line}{''.join(output[-100:])}"
                 return
             output.append(line)
         raise AssertionError(f"the crash process ended:\n{''.join(output[-100:])}")
