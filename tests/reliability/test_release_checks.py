@@ -49,7 +49,7 @@ def test_a_redelivery_that_fails_a_warehouse_test_leaves_everything_live_as_it_w
     errors = failed.value.outcome.errors
     assert errors["dbt_build_warehouse"] == (
         "dbt build of warehouse (tag:warehouse on warehouse) failed: ['assert_no_poisoned_delivery: fail Got 1 "
-        "result, configured to fail if != 0']"
+        "result, configured to fail if != 0 (poisoned-2 11)']"  # the test's row: its 11 staged rows
     )
     assert errors["finish_load"].startswith("release ") and errors["finish_load"].endswith(
         " did not go live: a check failed (see the failed task)"

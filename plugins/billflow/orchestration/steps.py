@@ -475,13 +475,44 @@ def build_models(settings: Settings, build: str) -> dict[str, int]:
     for r in nodes:
         log.info("dbt %s: %s %s: %s (%.1fs)", build, r.node.resource_type, r.node.name, r.status, r.execution_time)
     if not result.success:
-        failed = [
-            f"{r.node.name}: {r.status} {r.message or ''}".strip()
-            for r in nodes
-            if str(r.status) not in ("success", "pass", "skipped")
+        failed = [r for r in nodes if str(r.status) not in ("success", "pass", "skipped")]
+        found = _failing_rows(settings, build, [r.node for r in failed if r.node.resource_type == "test"])
+        described = [
+            f"{r.node.name}: {r.status} {r.message or ''}".strip() + found.get(r.node.unique_id, "") for r in failed
         ]
-        raise DbtBuildFailed(f"dbt build of {build} ({select} on {target}) failed: {failed or result.exception}")
+        raise DbtBuildFailed(f"dbt build of {build} ({select} on {target}) failed: {described or result.exception}")
     return dict(sorted(Counter(f"{r.node.resource_type}s" for r in nodes).items()))
+
+
+FAILING_ROWS_SHOWN = 5
+
+
+def _failing_rows(settings: Settings, build: str, tests: list[Any]) -> dict[str, str]:
+    """Test id -> what its query returns, queried again from the database the build tested: a data test
+    names what failed in its rows (row_checks: each failed check and how many rows), not in its node."""
+    if not tests:
+        return {}
+    from billflow.engines.duckdb_database import DuckDBDatabase
+    from billflow.engines.factory import serving_database
+
+    database = (
+        DuckDBDatabase(settings.warehouse_candidate_path, read_only=True)
+        if build == "warehouse"
+        else serving_database(settings)
+    )
+    found: dict[str, str] = {}
+    try:
+        for test in tests:
+            try:
+                rows = database.fetch_all(f"select * from ({test.compiled_code}) as failing limit {FAILING_ROWS_SHOWN}")
+            except Exception as error:  # the test's own failure is reported either way
+                log.warning("cannot read the rows of failed test %s: %s", test.name, error)
+                continue
+            shown = "; ".join(" ".join(str(value) for value in row) for row in rows)
+            found[test.unique_id] = f" ({shown})" if shown else ""
+    finally:
+        database.close()
+    return found
 
 
 def publish(settings: Settings) -> Any:
