@@ -95,9 +95,10 @@ demo: airflow-init
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
 	$(BIN)/billflow invoices --by-rule $(DEMO_PERIOD)
 
-# the whole suite, spread over the machine's cores (a test module stays on one worker: its fixtures load once)
+# the whole suite, spread over the machine's cores (a test module stays on one worker: its fixtures load once);
+# the 25 slowest steps are listed at the end
 test: $(STAMP) $(MANIFEST) $(FOCUS_STAMP)
-	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder --durations=25
 
 # the edit-test loop: the unit tests only (no servers, no DAG runs, no full loads)
 test-fast: $(STAMP)
