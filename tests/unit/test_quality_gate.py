@@ -738,16 +738,23 @@ def tag_costs(rows, key):
     return pa.Table.from_pylist(tagged, schema=STAGED_TAG_SCHEMA)
 
 
-def test_the_tag_keys_are_reconciled_in_the_same_run_as_the_staged_rows(tmp_path):
-    result = check_staged_partition(
+def check_clean_with_tags(tags: pa.Table, results_dir=None):
+    """The gate on the clean partition with its cost by tag `tags`, tag keys team and project configured."""
+    return check_staged_partition(
         staged(clean_rows()),
         raw(clean_raw()),
         raw_checks=raw_checks(clean_raw()),
         payer_account_id=PAYER,
         billing_period=PERIOD,
-        tag_costs=pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(clean_rows(), "project")]),
+        tag_costs=tags,
         tag_keys=("team", "project"),
-        results_dir=tmp_path,
+        results_dir=results_dir,
+    )
+
+
+def test_the_tag_keys_are_reconciled_in_the_same_run_as_the_staged_rows(tmp_path):
+    result = check_clean_with_tags(
+        pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(clean_rows(), "project")]), results_dir=tmp_path
     )
 
     assert result.failures == []
@@ -762,14 +769,8 @@ def test_the_tag_keys_are_reconciled_in_the_same_run_as_the_staged_rows(tmp_path
 def test_a_tag_key_whose_rows_do_not_carry_every_raw_line_fails_under_its_name():
     without_tax = [row for row in clean_rows() if row["line_item_type"] != "Tax"]
 
-    result = check_staged_partition(
-        staged(clean_rows()),
-        raw(clean_raw()),
-        raw_checks=raw_checks(clean_raw()),
-        payer_account_id=PAYER,
-        billing_period=PERIOD,
-        tag_costs=pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(without_tax, "project")]),
-        tag_keys=("team", "project"),
+    result = check_clean_with_tags(
+        pa.concat_tables([tag_costs(clean_rows(), "team"), tag_costs(without_tax, "project")])
     )
 
     assert result.failures == [
