@@ -454,8 +454,10 @@ def prepare_warehouse(settings: Settings, plan: Plan) -> None:
 
 # What each dbt build selects (the tags of dbt_project.yml) and the profile target it runs against.
 DBT_BUILDS = {"warehouse": ("tag:warehouse", "warehouse"), "serving": ("tag:serving", "serving")}
-# dbt unit tests check the SQL, not the data: they run in CI (make test), not on every load
-PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
+# dbt unit tests check the SQL, not the data: they run in CI (make test), not on every load. billflow reads
+# each node's result from the invocation itself, so dbt does not write manifest.json and run_results.json
+# (about 1 s a build; `make dbt-parse` and dbt run by hand still write them)
+PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test", "--no-write-json")
 
 
 def build_models(settings: Settings, build: str) -> dict[str, int]:

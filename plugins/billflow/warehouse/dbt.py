@@ -16,10 +16,23 @@ def invoke_dbt(args: Sequence[str]) -> Any:
     later connection of this process with other options (read-only) would be refused while it is open."""
     from dbt.cli.main import dbtRunner
 
+    _reuse_dbt_caches()
     try:
         return dbtRunner().invoke(list(args))
     finally:
         _close_duckdb_environment()
+
+
+def _reuse_dbt_caches() -> None:
+    """Let dbt keep, across the invocations of this process, what it otherwise works out again on each: the
+    installed dbt plugin modules (a scan of every sys.path entry, about 1 s an invocation here) and the parsed
+    Jinja templates of its macros. dbt's own switch for this is in dbt_common.tests (made for its test
+    suite's many invocations); both caches are keyed by what they hold (a module list fixed for the process,
+    a template's full text), so a later invocation cannot get a stale entry. An Airflow task runs one
+    invocation and gains nothing; the in-process runner, the close, the bench and the tests run many."""
+    from dbt_common.tests import enable_test_caching
+
+    enable_test_caching()
 
 
 def _close_duckdb_environment() -> None:
