@@ -23,12 +23,37 @@ os.environ["BILLFLOW_HOME"] = tempfile.mkdtemp(prefix="billflow-test-home-")
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> Path:
-    """An initialised Airflow metadata database (SQLite) for dag.test() runs."""
+def airflow_db(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """An initialised Airflow metadata database (SQLite) for dag.test() runs, in this worker's AIRFLOW_HOME.
+
+    `airflow db migrate` (about 8 s) runs once per session: the first worker to need it migrates a database
+    in the folder the workers share, and each worker copies that file."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent
+    migrated = shared / "airflow-migrated" / "airflow.db"
+    with FileLock(str(shared / "airflow-migrated.lock")):
+        if not migrated.exists():
+            migrate_airflow_db(migrated.parent)
+    home = Path(os.environ["AIRFLOW_HOME"])
+    shutil.copyfile(migrated, home / "airflow.db")
+    return home
+
+
+def migrate_airflow_db(home: Path) -> None:
+    """`airflow db migrate` of a new SQLite database at home/airflow.db (written under a temporary name and
+    renamed, so a half-migrated file is never taken for a finished one)."""
+    home.mkdir(parents=True, exist_ok=True)
+    scratch = home / "migrating"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
     airflow = Path(sys.executable).with_name("airflow")
-    done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
+    env = {**os.environ, "AIRFLOW_HOME": str(scratch)}
+    done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return Path(os.environ["AIRFLOW_HOME"])
+    (scratch / "airflow.db").rename(home / "airflow.db")
 
 
 def reused_home(tmp_path_factory: pytest.TempPathFactory, name: str = "home") -> Path:
