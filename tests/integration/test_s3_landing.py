@@ -20,6 +20,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from billflow.engines.duckdb_engine import DuckDBEngine
+from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN
 from billflow.formats.discovery import Rejection, Waiting, discover_deliveries
 from billflow.formats.identifiers import IdentifierError
 from billflow.quality.gate import enforce_gate
@@ -119,7 +120,7 @@ def land_legacy_delivery(client, assembly_id: str, table: pa.Table) -> None:
 
 def staged_version(engine: DuckDBEngine, staged: S3Store, version) -> pa.Table:
     """A staged version, read back by DuckDB from s3:// as the candidate warehouse loads it."""
-    return engine.query_arrow(f"select * from {engine.raw_relation([staged.uri(version.cost_key)])}")
+    return engine.query(f"select * exclude ({RAW_FILE_COLUMN}) from {RAW_DELIVERY}", [staged.uri(version.cost_key)])
 
 
 def version_keys(version) -> list[str]:

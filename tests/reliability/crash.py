@@ -37,10 +37,10 @@ def after(function):
 
 def arm(point: str) -> None:
     """Patch this (child) process so that its load dies at `point`."""
-    if point == "staging":  # the version's cost file is written, its tags and raw totals are not
+    if point == "staging":  # the version's raw totals and cost file are written, its tags are not
         from billflow.engines.duckdb_engine import DuckDBEngine
 
-        DuckDBEngine.copy_to_parquet = after(DuckDBEngine.copy_to_parquet)
+        DuckDBEngine.unload = after(DuckDBEngine.unload)
     elif point == "dbt":  # in the middle of the candidate warehouse's dbt build: after its fifth node
         import dbt.cli.main
 

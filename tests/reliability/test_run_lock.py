@@ -60,13 +60,13 @@ HOLD_THE_LOCK = """
 import sys
 from billflow.engines.duckdb_engine import DuckDBEngine
 from tests.runs import load, loaded
-copy, paused = DuckDBEngine.copy_to_parquet, []
+unload, paused = DuckDBEngine.unload, []
 def pause_once(self, *args):
     if not paused:
         paused.append(True)
         print("staging", flush=True)
         sys.stdin.readline()
-    return copy(self, *args)
-DuckDBEngine.copy_to_parquet = pause_once
+    return unload(self, *args)
+DuckDBEngine.unload = pause_once
 assert loaded(load()) == ["111111111111 2026-09 assembly-2"]
 """

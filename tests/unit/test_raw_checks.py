@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from billflow.engines.duckdb_engine import DuckDBEngine
+from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN
 from billflow.formats.manifest import Delivery
 from billflow.quality.gate import GateFailed, enforce_gate
 from billflow.rules import RuleSetError, invoice_currencies, unconvertible_invoice_currencies
@@ -231,7 +232,7 @@ def test_the_same_line_item_id_in_another_time_interval_is_not_a_duplicate(tmp_p
 
 
 def test_a_hash_collision_never_hides_a_duplicate_nor_makes_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(DuckDBEngine, "hash_sql", lambda self, columns: "42")  # every pair collides
+    monkeypatch.setattr(raw_checks, "KEY_HASH", "42")  # every pair collides
 
     _, clean = stage_files(tmp_path / "clean", raw_table())
     _, doubled = stage_files(tmp_path / "doubled", raw_table(), raw_table().slice(LI["li-05"], 1))
@@ -552,14 +553,14 @@ def test_a_corrupt_parquet_file_stops_staging_naming_the_file(tmp_path):
 
 
 def test_a_file_the_engine_cannot_read_is_found_by_reading_each_file_alone(tmp_path, monkeypatch):
-    query = DuckDBEngine.query_arrow
+    query = DuckDBEngine.query
 
-    def page_two_is_corrupt(self, sql):
-        if "raw_lines" in sql and KEY_2 in sql:
+    def page_two_is_corrupt(self, sql, files):
+        if "raw_lines" in sql and any(uri.endswith(KEY_2) for uri in files):
             raise OSError("corrupt data page")
-        return query(self, sql)
+        return query(self, sql, files)
 
-    monkeypatch.setattr(DuckDBEngine, "query_arrow", page_two_is_corrupt)
+    monkeypatch.setattr(DuckDBEngine, "query", page_two_is_corrupt)
     second = with_values(raw_table().slice(0, 1), "identity_line_item_id", {0: "li-13"})
 
     assert staging_failure(tmp_path, raw_table(), second) == [
@@ -569,10 +570,10 @@ def test_a_file_the_engine_cannot_read_is_found_by_reading_each_file_alone(tmp_p
 
 
 def test_an_engine_error_while_staging_names_the_delivery_and_its_files(tmp_path, monkeypatch):
-    def fails(self, sql, destination_uri):
+    def fails(self, sql, files, destination_uri):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(DuckDBEngine, "copy_to_parquet", fails)
+    monkeypatch.setattr(DuckDBEngine, "unload", fails)
 
     with pytest.raises(StagingError) as failed:
         stage_files(tmp_path, raw_table(), raw_table().slice(0, 0))
@@ -615,28 +616,24 @@ def test_the_inspection_alone_reports_the_line_item_types_of_each_file(tmp_path)
 def test_the_raw_inspection_sql_means_the_same_in_trino_for_athena():
     """Each raw-inspection statement, transpiled to Trino (Athena's dialect) and parsed as Trino without an
     error, then brought back to DuckDB, gives the figures the original gives on the same lines (the
-    duplicate check with a portable key: the engine's hash_sql is the adapter's own)."""
+    duplicate check with a portable key in place of DuckDB's hash)."""
     import duckdb
     import sqlglot
 
-    relation = "cur_raw.lines"
     doubled = pa.concat_tables([raw_table(), raw_table().slice(LI["li-05"], 1)])
-    lines = doubled.append_column(raw_checks.FILE_COLUMN, pa.array([f"s3://b/{KEY}"] * doubled.num_rows))
+    lines = doubled.append_column(RAW_FILE_COLUMN, pa.array([f"s3://b/{KEY}"] * doubled.num_rows))
     present = set(lines.column_names)
-    inspection, counts = raw_checks.render_inspection_sql(relation, present, stage.fragment("amortized_cost"))
+    inspection, counts = raw_checks.render_inspection_sql(present, stage.fragment("amortized_cost"))
     portable_key = "coalesce(identity_line_item_id, '') || '|' || coalesce(identity_time_interval, '')"
     statements = [
         inspection,
-        raw_checks.render_duplicate_keys_sql(relation, portable_key),
-        raw_checks.render_duplicates_sql(relation, portable_key),
-        raw_checks.render_examples_sql(
-            relation, f"s3://b/{KEY}", "line_item_usage_amount > 0", "line_item_usage_amount", True
-        ),
+        raw_checks.render_duplicate_keys_sql(portable_key),
+        raw_checks.render_duplicates_sql(portable_key),
+        raw_checks.render_examples_sql(f"s3://b/{KEY}", "line_item_usage_amount > 0", "line_item_usage_amount", True),
     ]
     con = duckdb.connect()
-    con.execute("create schema cur_raw")
     con.register("arrow_lines", lines)
-    con.execute(f"create table {relation} as select * from arrow_lines")
+    con.execute(f"create table {RAW_DELIVERY} as select * from arrow_lines")
 
     for sql in statements:
         (trino,) = sqlglot.transpile(sql, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)

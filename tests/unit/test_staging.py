@@ -132,8 +132,7 @@ def test_a_delivery_that_cannot_be_staged_leaves_no_version_behind(tmp_path):
 
 def test_staging_sql_carries_to_trino_for_athena():
     engine = DuckDBEngine(threads=1)
-    present = {name: "VARCHAR" for name in raw_table("cur2").column_names}
-    raw_lines = typed_projection("cur_raw.lines", present, "cur2")
+    raw_lines = typed_projection(set(raw_table("cur2").column_names), "cur2")
     sql = render_stage_sql(raw_lines, make_delivery("cur2", "k"))
     trino = sqlglot.transpile(sql, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)[0]
     assert "DECIMAL(38, 10)" in trino

@@ -1,4 +1,5 @@
-"""DuckDB adapter of the query-engine port (plays Athena in the embedded default)."""
+"""DuckDB adapter of the query-engine port (plays Athena in the embedded and compose deployments): the staging
+SQL runs as written (STAGING_DIALECT is DuckDB's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from billflow.engines.query import ParquetFooter
+from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN, ParquetFooter
 from billflow.engines.sql import quote_literal
 
 
@@ -32,14 +33,6 @@ class DuckDBEngine:
         self._s3 = s3_filesystem(self._aws_conn_id)
         self.con.register_filesystem(self._s3)
 
-    def raw_relation(self, uris: Sequence[str], *, file_column: str | None = None) -> str:
-        if not uris:
-            raise ValueError("no data files to read")
-        self._ensure_s3(uris)
-        files = ", ".join(quote_literal(str(u)) for u in uris)
-        with_file = f", filename = {quote_literal(file_column)}" if file_column else ""
-        return f"read_parquet([{files}], union_by_name = true{with_file})"
-
     def parquet_footer(self, uri: str) -> ParquetFooter:
         if uri.startswith("s3://"):
             self._ensure_s3([uri])
@@ -49,17 +42,12 @@ class DuckDBEngine:
             metadata = pq.ParquetFile(uri).metadata
         return ParquetFooter(uri, metadata.num_rows, tuple(metadata.schema.to_arrow_schema().names))
 
-    def relation_columns(self, relation: str) -> dict[str, str]:
-        rows = self.con.execute(f"describe select * from {relation}").fetchall()
-        return {row[0]: row[1] for row in rows}
-
-    def query_arrow(self, sql: str) -> pa.Table:
+    def query(self, sql: str, files: Sequence[str]) -> pa.Table:
+        self._bind_raw_delivery(files)
         return self.con.sql(sql).to_arrow_table()
 
-    def hash_sql(self, columns: Sequence[str]) -> str:
-        return f"hash({', '.join(columns)})"
-
-    def copy_to_parquet(self, sql: str, destination_uri: str) -> int:
+    def unload(self, sql: str, files: Sequence[str], destination_uri: str) -> int:
+        self._bind_raw_delivery(files)
         self._ensure_s3([destination_uri])
         if not destination_uri.startswith("s3://"):
             Path(destination_uri).parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +55,17 @@ class DuckDBEngine:
             f"copy ({sql}) to {quote_literal(destination_uri)} (format parquet, compression zstd)"
         ).fetchall()
         return int(result[0][0]) if result else 0
+
+    def _bind_raw_delivery(self, files: Sequence[str]) -> None:
+        """RAW_DELIVERY as a view over the files (a view is inlined into each query that reads it)."""
+        if not files:
+            raise ValueError("no data files to read")
+        self._ensure_s3(files)
+        listed = ", ".join(quote_literal(str(uri)) for uri in files)
+        self.con.execute(
+            f"create or replace temp view {RAW_DELIVERY} as select * from read_parquet([{listed}], "
+            f"union_by_name = true, filename = {quote_literal(RAW_FILE_COLUMN)})"
+        )
 
     def close(self) -> None:
         self.con.close()

@@ -1,4 +1,12 @@
-"""Query-engine port: runs staging SQL over raw CUR files (DuckDB embedded, Athena on AWS)."""
+"""Query-engine port: runs the staging step's SQL over one delivery's raw CUR files (DuckDB embedded and in
+compose; Athena on AWS).
+
+The staging and raw-check SQL is written once, in STAGING_DIALECT, and reads the delivery's raw lines from
+the relation RAW_DELIVERY: every column of the delivery's files (unioned by name) and RAW_FILE_COLUMN, the
+URI of the file each line came from. Each call names the files RAW_DELIVERY stands for; an adapter binds
+that name to them its own way (a DuckDB view over read_parquet, a Glue table for Athena) and renders the
+SQL in its engine's dialect. Nothing engine-specific reaches the callers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pyarrow as pa
+
+STAGING_DIALECT = "duckdb"  # sqlglot's name of the dialect the staging SQL is written in
+RAW_DELIVERY = "raw_delivery"
+RAW_FILE_COLUMN = "billflow_source_file"
 
 
 @dataclass(frozen=True)
@@ -19,29 +31,21 @@ class ParquetFooter:
 
 
 class QueryEngine(Protocol):
-    dialect: str  # sqlglot dialect the staging SQL is written in or transpiled to
-
-    def raw_relation(self, uris: Sequence[str], *, file_column: str | None = None) -> str:
-        """A FROM-clause relation over the given Parquet files (columns unioned by name). With
-        `file_column`, the relation also has a varchar column of that name: the URI of each line's file."""
-        ...
-
-    def relation_columns(self, relation: str) -> dict[str, str]:
-        """Column name -> type of a relation, read from file metadata only."""
-        ...
+    dialect: str  # sqlglot's name of the dialect the engine runs
 
     def parquet_footer(self, uri: str) -> ParquetFooter:
         """Row count and columns of one Parquet file from its footer (pyarrow, not the query engine);
         raises when the file is not readable Parquet."""
         ...
 
-    def query_arrow(self, sql: str) -> pa.Table: ...
-
-    def hash_sql(self, columns: Sequence[str]) -> str:
-        """A SQL expression of this engine hashing the columns' values together (SQL has no standard hash):
-        a cheap grouping key, whose collisions the caller must tell apart."""
+    def query(self, sql: str, files: Sequence[str]) -> pa.Table:
+        """The result of `sql` (STAGING_DIALECT, reading RAW_DELIVERY as the lines of `files`; a file
+        listed twice is read twice)."""
         ...
 
-    def copy_to_parquet(self, sql: str, destination_uri: str) -> int:
-        """Write the query's result as one Parquet file; return the number of rows written."""
+    def unload(self, sql: str, files: Sequence[str], destination_uri: str) -> int:
+        """Write the result of `sql` (as for `query`) as one Parquet file at destination_uri; returns the
+        number of rows written."""
         ...
+
+    def close(self) -> None: ...

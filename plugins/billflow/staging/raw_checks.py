@@ -34,7 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from billflow.engines.query import ParquetFooter, QueryEngine
+from billflow.engines.query import RAW_FILE_COLUMN, ParquetFooter, QueryEngine
 from billflow.engines.sql import quote_literal
 from billflow.formats.manifest import Delivery
 from billflow.staging.columns import (
@@ -52,7 +52,6 @@ from billflow.staging.columns import (
 from billflow.staging.stage import StagingError, fragment, load_sql
 from billflow.storage.base import ObjectStore
 
-FILE_COLUMN = "billflow_source_file"
 LINE_ITEM_TYPES_SEED = "dbt_project/seeds/line_item_types.csv"
 
 # The checks raw_checks.json reports on (each counts as one check of the gate).
@@ -173,6 +172,7 @@ def _count(value: Any) -> int:
 class RawInspection:
     totals: pa.Table  # RAW_TOTALS_SCHEMA: per line item type, straight from the raw files
     checks: RawChecks
+    columns: frozenset[str] = frozenset()  # the columns of the delivery's files, from their footers
 
     @property
     def raw_rows(self) -> int:
@@ -246,12 +246,12 @@ def _raw(column: str) -> str:
     return f"raw_file.{column}"
 
 
-def render_inspection_sql(relation: str, present: set[str], amortized_cost: str) -> tuple[str, dict[str, str]]:
-    """raw_inspection.sql over `relation` (which has FILE_COLUMN) whose files have the `present` columns.
+def render_inspection_sql(present: set[str], amortized_cost: str) -> tuple[str, dict[str, str]]:
+    """raw_inspection.sql over RAW_DELIVERY, whose files have the `present` columns.
 
     Returns the SQL and, per count column it adds, what it counts: 'unreadable:<column>' (values that
     are not numbers or timestamps), 'null:<column>' (lines without a value), 'negative_usage'."""
-    items = [f"{_raw(FILE_COLUMN)} as source_file"]
+    items = [f"{_raw(RAW_FILE_COLUMN)} as source_file"]
     for column in ("line_item_line_item_type", "line_item_currency_code"):
         items.append(f"cast({_raw(column)} as varchar) as {column}")
     for column, sql_type in RAW_COLUMNS.items():
@@ -289,7 +289,6 @@ def render_inspection_sql(relation: str, present: set[str], amortized_cost: str)
         count("negative_usage", f"count(case when {negative} then 1 end)")
     sql = Template(load_sql("raw_inspection")).substitute(
         line_columns=",\n        ".join(items),
-        relation=relation,
         amortized_cost=amortized_cost,
         counts=",\n    ".join(expressions) or "0 as no_counts",
     )
@@ -299,10 +298,8 @@ def render_inspection_sql(relation: str, present: set[str], amortized_cost: str)
 _NEGATIVE_USAGE = "$type = 'Usage' and $usage < 0"
 
 
-def render_examples_sql(relation: str, uri: str, condition: str, value: str, has_line_item_id: bool) -> str:
+def render_examples_sql(uri: str, condition: str, value: str, has_line_item_id: bool) -> str:
     return Template(load_sql("raw_examples")).substitute(
-        relation=relation,
-        file_column=FILE_COLUMN,
         file=quote_literal(uri),
         condition=condition,
         value=value,
@@ -310,15 +307,18 @@ def render_examples_sql(relation: str, uri: str, condition: str, value: str, has
     )
 
 
-def render_duplicate_keys_sql(relation: str, key_hash: str) -> str:
-    """How many lines share a hash of their identity with another line (key_hash: the engine's hash_sql)."""
-    return Template(load_sql("raw_duplicate_keys")).substitute(relation=relation, key_hash=key_hash)
+# The duplicate check's grouping key: a hash of a line's identity (its collisions are told apart by
+# raw_duplicates.sql)
+KEY_HASH = f"hash({', '.join(IDENTITY_COLUMNS)})"
 
 
-def render_duplicates_sql(relation: str, key_hash: str) -> str:
-    return Template(load_sql("raw_duplicates")).substitute(
-        relation=relation, key_hash=key_hash, file_column=FILE_COLUMN
-    )
+def render_duplicate_keys_sql(key_hash: str) -> str:
+    """How many lines share a hash of their identity with another line."""
+    return Template(load_sql("raw_duplicate_keys")).substitute(key_hash=key_hash)
+
+
+def render_duplicates_sql(key_hash: str) -> str:
+    return Template(load_sql("raw_duplicates")).substitute(key_hash=key_hash)
 
 
 # ---------------------------------------------------------------- the inspection
@@ -371,7 +371,7 @@ class _Inspection:
             ),
             findings=tuple(self.findings),
         )
-        return RawInspection(_raw_totals(groups), checks)
+        return RawInspection(_raw_totals(groups), checks, frozenset(self.present))
 
     def _stop(self, findings: list[RawFinding]) -> None:
         if findings:
@@ -407,10 +407,9 @@ class _Inspection:
         return {column for footer in self.footers.values() for column in footer.columns}
 
     def _aggregate(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
-        sql, counts = render_inspection_sql(relation, self.present, fragment("amortized_cost"))
+        sql, counts = render_inspection_sql(self.present, fragment("amortized_cost"))
         try:
-            return self.engine.query_arrow(sql).to_pylist(), counts
+            return self.engine.query(sql, self.uris).to_pylist(), counts
         except Exception as error:
             self._stop([self._locate_failure(error)])
             raise  # pragma: no cover (_stop raised)
@@ -420,10 +419,9 @@ class _Inspection:
         failure is not one file's."""
         failing: dict[str, str] = {}
         for uri, footer in self.footers.items():
-            relation = self.engine.raw_relation([uri], file_column=FILE_COLUMN)
-            sql, _ = render_inspection_sql(relation, set(footer.columns), fragment("amortized_cost"))
+            sql, _ = render_inspection_sql(set(footer.columns), fragment("amortized_cost"))
             try:
-                self.engine.query_arrow(sql)
+                self.engine.query(sql, [uri])
             except Exception as file_error:
                 failing[self.key(uri)] = f"{type(file_error).__name__}: {file_error}"
         if failing and len(failing) < len(self.footers):
@@ -434,9 +432,8 @@ class _Inspection:
         return RawFinding("inspection_failed", message, len(keys), (), tuple(keys))
 
     def _examples(self, uri: str, condition: str, value: str) -> list[tuple[str | None, str | None]]:
-        relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
         has_id = "identity_line_item_id" in self.present
-        rows = self.engine.query_arrow(render_examples_sql(relation, uri, condition, value, has_id)).to_pylist()
+        rows = self.engine.query(render_examples_sql(uri, condition, value, has_id), self.uris).to_pylist()
         return [(row["line_item_id"], row["value"]) for row in rows]
 
     def _check_readable_values(self, groups: list[dict[str, Any]], counts: dict[str, str]) -> None:
@@ -478,12 +475,10 @@ class _Inspection:
         if lacking:
             self.findings += lacking
             return
-        relation = self.engine.raw_relation(self.uris, file_column=FILE_COLUMN)
-        key_hash = self.engine.hash_sql(IDENTITY_COLUMNS)
-        repeated = self.engine.query_arrow(render_duplicate_keys_sql(relation, key_hash))
+        repeated = self.engine.query(render_duplicate_keys_sql(KEY_HASH), self.uris)
         if repeated.column("repeated_lines")[0].as_py() == 0:
             return
-        rows = self.engine.query_arrow(render_duplicates_sql(relation, key_hash)).to_pylist()
+        rows = self.engine.query(render_duplicates_sql(KEY_HASH), self.uris).to_pylist()
         total = next(row for row in rows if row["kind"] == "total")
         if not total["pair_count"]:
             return  # only hash collisions

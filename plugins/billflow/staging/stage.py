@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from billflow.engines.query import QueryEngine
+from billflow.engines.query import RAW_DELIVERY, QueryEngine
 from billflow.engines.sql import quote_literal
 from billflow.formats.columns import athena_column_name
 from billflow.formats.manifest import Delivery
@@ -65,9 +65,10 @@ def tag_value_expression(tag_key: str, present: set[str], source_format: str) ->
     return "cast(null as varchar)"
 
 
-def typed_projection(relation: str, present: dict[str, str], source_format: str, tag_keys: tuple[str, ...] = ()) -> str:
-    """A relation with every canonical raw column, typed; columns a delivery lacks are typed nulls.
-    Each allocation tag key adds a column tag_value_<n> (n = its position in tag_keys)."""
+def typed_projection(present: set[str], source_format: str, tag_keys: tuple[str, ...] = ()) -> str:
+    """The delivery's raw lines (RAW_DELIVERY, whose files have the `present` columns) with every canonical
+    raw column, typed; columns a delivery lacks are typed nulls. Each allocation tag key adds a column
+    tag_value_<n> (n = its position in tag_keys)."""
     present_names = set(present)
     missing_required = sorted(
         c for c in REQUIRED_RAW if c not in present_names and not FORMAT_SOURCES[source_format].get(c)
@@ -88,7 +89,7 @@ def typed_projection(relation: str, present: dict[str, str], source_format: str,
         items.append(f"{expr} as {column}")
     for number, tag_key in enumerate(tag_keys):
         items.append(f"{tag_value_expression(tag_key, present_names, source_format)} as tag_value_{number}")
-    return "(select\n        " + ",\n        ".join(items) + f"\n    from {relation}) as typed_raw"
+    return "(select\n        " + ",\n        ".join(items) + f"\n    from {RAW_DELIVERY}) as typed_raw"
 
 
 def _source_expression(column: str, present: set[str], source_format: str) -> str | None:
@@ -185,13 +186,11 @@ def _write_version(
         f"{files_word(keys)}"
     )
     try:
-        relation = engine.raw_relation(uris)
-        present = engine.relation_columns(relation)
-        raw_lines = typed_projection(relation, present, delivery.source_format, tag_keys)
-        staged_rows = engine.copy_to_parquet(render_stage_sql(raw_lines, delivery), staged.uri(version.cost_key))
+        raw_lines = typed_projection(inspection.columns, delivery.source_format, tag_keys)
+        staged_rows = engine.unload(render_stage_sql(raw_lines, delivery), uris, staged.uri(version.cost_key))
         if tag_keys:
             tag_sql = render_tags_sql(raw_lines, delivery, tag_keys)
-            tag_rows = engine.copy_to_parquet(tag_sql, staged.uri(version.tags_key))
+            tag_rows = engine.unload(tag_sql, uris, staged.uri(version.tags_key))
         else:  # keep the staged tag table readable (the warehouse reads every partition) with no keys configured
             tag_rows = 0
             staged.write_bytes(version.tags_key, table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))

@@ -10,7 +10,7 @@ from (
         lag(key_hash) over (order by key_hash) as previous_hash
     from (
         select $key_hash as key_hash
-        from $relation
+        from raw_delivery
     ) as hashed
 ) as ordered
 where key_hash = previous_hash

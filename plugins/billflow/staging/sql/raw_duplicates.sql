@@ -3,17 +3,17 @@
 -- such lines (kind 'file'), up to three example pairs (kind 'pair') and the totals (kind 'total').
 with repeated_hashes as (
     select $key_hash as key_hash
-    from $relation
+    from raw_delivery
     group by 1
     having count(*) > 1
 ),
 
 candidates as (
     select
-        $file_column as source_file,
+        billflow_source_file as source_file,
         identity_line_item_id,
         identity_time_interval
-    from $relation
+    from raw_delivery
     where $key_hash in (select key_hash from repeated_hashes)
 ),
 

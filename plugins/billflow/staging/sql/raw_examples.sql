@@ -3,7 +3,7 @@
 select distinct
     $line_item_id as line_item_id,
     cast($value as varchar) as value
-from $relation
-where $file_column = $file and ($condition)
+from raw_delivery
+where billflow_source_file = $file and ($condition)
 order by 1, 2
 limit 3

@@ -9,7 +9,7 @@
 with raw_lines as (
     select
         $line_columns
-    from $relation as raw_file
+    from raw_delivery as raw_file
 )
 
 select
