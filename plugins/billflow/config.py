@@ -63,6 +63,12 @@ class Settings:
     # the Airflow SMTP connection that tells people what they must act on (None: the log only)
     notify_conn_id: str | None = None
     notify_to: tuple[str, ...] = ()
+    # the engine that stages deliveries (billflow.engines.factory.query_engine): duckdb or athena
+    query_engine: str = "duckdb"
+    # Athena: the Glue database of the deliveries' tables, the workgroup, where query results go
+    athena_database: str = "billflow_raw"
+    athena_workgroup: str = "primary"
+    athena_output_uri: str = ""
 
     @property
     def warehouse_candidate_path(self) -> Path:
@@ -123,7 +129,34 @@ def load_settings() -> Settings:
         run_lock_lease_hours=_number("BILLFLOW_RUN_LOCK_LEASE_HOURS", 12.0, 0.1),
         report_names=parse_report_names(os.environ.get("BILLFLOW_REPORT_NAMES", "")),
         **_notify_settings(),
+        **_query_engine_settings(),
     )
+
+
+QUERY_ENGINES = ("duckdb", "athena")
+
+
+def _query_engine_settings() -> dict[str, object]:
+    engine = _env("BILLFLOW_QUERY_ENGINE", "duckdb")
+    if engine not in QUERY_ENGINES:
+        raise ValueError(f"BILLFLOW_QUERY_ENGINE={engine!r} is not one of {', '.join(QUERY_ENGINES)}")
+    database = _env("BILLFLOW_ATHENA_DATABASE", "billflow_raw")
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
+        raise ValueError(f"BILLFLOW_ATHENA_DATABASE={database!r}: a Glue database name is a-z, 0-9 and _")
+    workgroup = _env("BILLFLOW_ATHENA_WORKGROUP", "primary")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", workgroup):
+        raise ValueError(f"BILLFLOW_ATHENA_WORKGROUP={workgroup!r} is not an Athena workgroup name")
+    output = _env("BILLFLOW_ATHENA_OUTPUT_URI", "")
+    if output and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^'\\]*)?", output):
+        raise ValueError(f"BILLFLOW_ATHENA_OUTPUT_URI={output!r} is not an s3:// location")
+    if engine == "athena" and not output:
+        raise ValueError("BILLFLOW_QUERY_ENGINE=athena needs BILLFLOW_ATHENA_OUTPUT_URI (where Athena writes results)")
+    return {
+        "query_engine": engine,
+        "athena_database": database,
+        "athena_workgroup": workgroup,
+        "athena_output_uri": output if not output or output.endswith("/") else output + "/",
+    }
 
 
 def _notify_settings() -> dict[str, object]:

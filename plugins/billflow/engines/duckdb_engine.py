@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from billflow.engines.parquet_files import read_footer, s3_filesystem
 from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN, ParquetFooter
 from billflow.engines.sql import quote_literal
 
@@ -34,13 +34,8 @@ class DuckDBEngine:
         self.con.register_filesystem(self._s3)
 
     def parquet_footer(self, uri: str) -> ParquetFooter:
-        if uri.startswith("s3://"):
-            self._ensure_s3([uri])
-            with self._s3.open(uri, "rb") as handle:  # ranged reads: only the footer is fetched
-                metadata = pq.ParquetFile(handle).metadata
-        else:
-            metadata = pq.ParquetFile(uri).metadata
-        return ParquetFooter(uri, metadata.num_rows, tuple(metadata.schema.to_arrow_schema().names))
+        self._ensure_s3([uri])
+        return read_footer(uri, self._s3)
 
     def query(self, sql: str, files: Sequence[str]) -> pa.Table:
         self._bind_raw_delivery(files)
@@ -69,19 +64,3 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
-
-
-def s3_filesystem(aws_conn_id: str) -> Any:
-    """An s3fs file system with the credentials and endpoint of an Airflow AWS connection."""
-    import s3fs
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    hook = S3Hook(aws_conn_id=aws_conn_id)
-    credentials = hook.get_credentials()
-    endpoint = hook.conn_config.endpoint_url
-    return s3fs.S3FileSystem(
-        key=credentials.access_key,
-        secret=credentials.secret_key,
-        token=credentials.token,
-        client_kwargs={"endpoint_url": endpoint} if endpoint else {},
-    )

@@ -17,6 +17,15 @@ def staged_store(settings: Settings) -> ObjectStore:
 
 
 def query_engine(settings: Settings) -> QueryEngine:
+    if settings.query_engine == "athena":
+        from billflow.engines.athena_engine import AthenaEngine
+
+        return AthenaEngine(
+            aws_conn_id=settings.aws_conn_id,
+            database=settings.athena_database,
+            workgroup=settings.athena_workgroup,
+            output_uri=settings.athena_output_uri,
+        )
     from billflow.engines.duckdb_engine import DuckDBEngine
 
     return DuckDBEngine(aws_conn_id=settings.aws_conn_id)

@@ -102,7 +102,7 @@ def prepare_warehouse_build(
         con.execute(f"create schema {STAGED_SOURCE_SCHEMA}")
         con.execute(f"create schema {META_SCHEMA}")
         if store.root_uri.startswith("s3://"):
-            from billflow.engines.duckdb_engine import s3_filesystem
+            from billflow.engines.parquet_files import s3_filesystem
 
             con.register_filesystem(s3_filesystem(getattr(store, "aws_conn_id", "aws_default")))
         cost_rows = _load_staged_table(con, store, COST_TABLE, [v.cost_key for v in chosen], STAGED_SCHEMA)

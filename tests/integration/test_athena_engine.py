@@ -1,0 +1,141 @@
+"""The Athena adapter (billflow.engines.athena_engine) stages a delivery on S3 through the Amazon provider's
+Glue and Athena hooks against a moto server started here: the same version as the DuckDB adapter stages
+from the same files, to the cent. moto runs no SQL: tests/athena_double.py runs each statement moto
+accepts (a test double, and it says what it cannot show)."""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+import sqlglot
+
+from billflow.engines.athena_engine import AthenaEngine, hive_type
+from billflow.engines.duckdb_engine import DuckDBEngine
+from billflow.formats.discovery import discover_deliveries
+from billflow.staging.stage import (
+    StagingError,
+    read_candidate,
+    read_candidate_tags,
+    read_raw_checks,
+    stage_delivery,
+)
+from billflow.storage.base import open_store
+from tests.athena_double import AthenaOnMoto
+from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server and its buckets
+    DATA_KEY,
+    LANDING,
+    REGION,
+    STAGED,
+    land_legacy_delivery,
+    moto_endpoint,
+    s3,
+)
+from tests.rawcur import EXPECTED_TOTALS, raw_table
+from tests.unit.test_staging import totals_by_type
+
+DATABASE, RESULTS = "billflow_raw", "billflow-athena-results"
+TAG_KEYS = ("team",)
+
+
+@pytest.fixture
+def athena(s3, moto_endpoint, monkeypatch):  # noqa: F811 - the fixture imported above
+    """moto's Glue database and results bucket, and the double that runs what moto's Athena accepts."""
+    s3.create_bucket(Bucket=RESULTS, CreateBucketConfiguration={"LocationConstraint": REGION})
+    credentials = {"aws_access_key_id": "billflow-test-key", "aws_secret_access_key": "billflow-test-secret"}
+    glue = boto3.client("glue", endpoint_url=moto_endpoint, region_name=REGION, **credentials)
+    glue.create_database(DatabaseInput={"Name": DATABASE})
+    double = AthenaOnMoto(moto_endpoint, REGION)
+    double.install(monkeypatch)
+    return double, glue
+
+
+def athena_engine() -> AthenaEngine:
+    return AthenaEngine(
+        aws_conn_id="aws_default",
+        database=DATABASE,
+        workgroup="primary",
+        output_uri=f"s3://{RESULTS}/queries/",
+        poll_seconds=0.05,
+    )
+
+
+def sorted_rows(table) -> list[dict]:
+    return sorted(table.to_pylist(), key=lambda row: repr(tuple(row.items())))
+
+
+def test_a_delivery_staged_through_athena_equals_the_duckdb_adapters_version(s3, athena):  # noqa: F811
+    double, glue = athena
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing, staged = open_store(f"s3://{LANDING}"), open_store(f"s3://{STAGED}")
+    [delivery] = discover_deliveries(landing).deliveries
+
+    by_athena = stage_delivery(delivery, landing, staged, athena_engine(), tag_keys=TAG_KEYS)
+    by_duckdb = stage_delivery(delivery, landing, staged, DuckDBEngine(threads=1), tag_keys=TAG_KEYS)
+
+    assert (by_athena.raw_rows, by_athena.staged_rows, by_athena.tag_rows) == (12, 11, 11)
+    athena_rows, athena_totals = read_candidate(staged, by_athena.version)
+    duckdb_rows, duckdb_totals = read_candidate(staged, by_duckdb.version)
+    assert totals_by_type(athena_rows, "line_item_count") == EXPECTED_TOTALS
+    assert [(f.name, f.type) for f in athena_rows.schema] == [(f.name, f.type) for f in duckdb_rows.schema]
+    assert sorted_rows(athena_rows) == sorted_rows(duckdb_rows)
+    assert sorted_rows(athena_totals) == sorted_rows(duckdb_totals)
+    assert sorted_rows(read_candidate_tags(staged, by_athena.version)) == sorted_rows(
+        read_candidate_tags(staged, by_duckdb.version)
+    )
+    assert read_raw_checks(staged, by_athena.version) == read_raw_checks(staged, by_duckdb.version)
+
+    # the statements Athena received: valid Trino, over one Glue table at the delivery's folder
+    assert double.statements and all(
+        sqlglot.parse_one(sql, read="trino", error_level=sqlglot.ErrorLevel.RAISE)
+        for sql in double.statements
+        if not sql.lower().startswith("unload")
+    )
+    assert sum(sql.lower().startswith("unload") for sql in double.statements) == 2  # cost and cost by tag
+    [table] = glue.get_tables(DatabaseName=DATABASE)["TableList"]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{LANDING}/{DATA_KEY.rsplit('/', 1)[0]}/"
+    columns = {column["Name"]: column["Type"] for column in table["StorageDescriptor"]["Columns"]}
+    assert columns["line_item_unblended_cost"] == "double"
+    assert columns["line_item_usage_start_date"] == "timestamp"
+    # no UNLOAD scratch folder is left beside the version
+    assert [key for key in staged.list_keys() if "/unload-" in key] == []
+
+
+def test_a_failed_athena_query_fails_the_staging_naming_the_delivery_and_the_query(s3, athena):  # noqa: F811
+    double, _ = athena
+    double.failing = lambda sql: sql.lower().startswith("unload")
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing, staged = open_store(f"s3://{LANDING}"), open_store(f"s3://{STAGED}")
+    [delivery] = discover_deliveries(landing).deliveries
+
+    with pytest.raises(StagingError) as failed:
+        stage_delivery(delivery, landing, staged, athena_engine(), tag_keys=TAG_KEYS)
+
+    message = str(failed.value)
+    assert message.startswith(f"cannot stage payer {delivery.payer_account_id}, period 2026-09, manifest ")
+    assert re.search(r"AthenaQueryFailed: Athena query [0-9a-f-]{36} ended FAILED: no reason given$", message)
+    assert staged.list_keys() == []  # the half-written version is deleted
+
+
+def test_the_glue_table_of_a_delivery_is_created_once(s3, athena):  # noqa: F811
+    _, glue = athena
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+    landing = open_store(f"s3://{LANDING}")
+    [delivery] = discover_deliveries(landing).deliveries
+    files = list(delivery.data_uris)
+
+    first, again = athena_engine(), athena_engine()
+    assert first._table(files) == again._table(files)  # a second engine (another task) finds the same table
+    assert len(glue.get_tables(DatabaseName=DATABASE)["TableList"]) == 1
+
+
+def test_parquet_types_become_glue_types():
+    import pyarrow as pa
+
+    assert hive_type(pa.decimal128(38, 10)) == "decimal(38,10)"
+    assert hive_type(pa.map_(pa.string(), pa.string())) == "map<string,string>"
+    assert hive_type(pa.timestamp("ms")) == "timestamp"
+    assert hive_type(pa.struct([("a", pa.int64()), ("b", pa.string())])) == "struct<a:bigint,b:string>"
+    with pytest.raises(ValueError, match="no Glue type"):
+        hive_type(pa.duration("s"))
