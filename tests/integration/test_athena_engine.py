@@ -6,6 +6,7 @@ accepts (a test double, and it says what it cannot show)."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import boto3
 import pytest
@@ -33,6 +34,7 @@ from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server 
     s3,
 )
 from tests.rawcur import EXPECTED_TOTALS, raw_table
+from tests.reliability.conftest import RULES
 from tests.unit.test_staging import totals_by_type
 
 DATABASE, RESULTS = "billflow_raw", "billflow-athena-results"
@@ -139,3 +141,50 @@ def test_parquet_types_become_glue_types():
     assert hive_type(pa.struct([("a", pa.int64()), ("b", pa.string())])) == "struct<a:bigint,b:string>"
     with pytest.raises(ValueError, match="no Glue type"):
         hive_type(pa.duration("s"))
+
+
+def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3(
+    s3,  # noqa: F811
+    athena,
+    moto_endpoint,  # noqa: F811
+    tmp_path_factory,
+    monkeypatch,
+    airflow_db,
+):
+    """The DAG's own tasks (dag.test) with the landing zone and the staged area on moto's S3 and staging on
+    Athena: the mapped stage and gate tasks of the payer's partition run the adapter's provider calls, and
+    the invoice figures reach serving."""
+    import duckdb
+
+    from billflow.rules import project_with_rules
+    from tests.conftest import reused_home
+    from tests.runs import load, loaded
+
+    double, _ = athena
+    home = reused_home(tmp_path_factory)
+    monkeypatch.setenv("BILLFLOW_HOME", str(home))
+    for name in ("WAREHOUSE_PATH", "SERVING_PATH", "SERVING_CONN_ID", "REPORT_NAMES"):
+        monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    monkeypatch.setenv("BILLFLOW_DBT_PROJECT_DIR", str(project_with_rules(RULES, home / "dbt_project")))
+    settings = {
+        "LANDING_URI": f"s3://{LANDING}",
+        "STAGED_URI": f"s3://{STAGED}",
+        "QUERY_ENGINE": "athena",
+        "ATHENA_DATABASE": DATABASE,
+        "ATHENA_OUTPUT_URI": f"s3://{RESULTS}/queries/",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(f"BILLFLOW_{name}", value)
+    land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
+
+    report = load()
+
+    assert loaded(report) == ["111111111111 2026-09 assembly-1"]
+    assert report.states()["stage_partition.stage[111111111111 2026-09]"] == "success"
+    assert report.states()["stage_partition.gate[111111111111 2026-09]"] == "success"
+    assert sum(sql.lower().startswith("unload") for sql in double.statements) == 2
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        # tests/rawcur.py's twelve lines: 119.33 unblended, by hand
+        assert con.execute("select sum(unblended_cost), sum(line_item_count) from billing.daily_costs").fetchall() == [
+            (Decimal("119.3300000000"), 12)
+        ]
