@@ -104,6 +104,34 @@ def test_a_delivery_staged_through_athena_equals_the_duckdb_adapters_version(s3,
     assert [key for key in staged.list_keys() if "/unload-" in key] == []
 
 
+def test_legacy_and_cur2_deliveries_stage_through_athena_as_through_duckdb(s3, athena, tmp_path):  # noqa: F811
+    """Both payers' final September (tests/reliability/deliveries.py): a legacy report and a CUR 2.0 export,
+    whose tags are a map column, each staged by both adapters from the same S3 files."""
+    from tests.reliability.deliveries import land_both
+
+    land_both(tmp_path)
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            s3.put_object(Bucket=LANDING, Key=path.relative_to(tmp_path).as_posix(), Body=path.read_bytes())
+    landing, staged = open_store(f"s3://{LANDING}"), open_store(f"s3://{STAGED}")
+    deliveries = discover_deliveries(landing).deliveries
+    assert sorted(d.source_format for d in deliveries) == ["cur2", "legacy"]
+
+    for delivery in deliveries:
+        by_athena = stage_delivery(delivery, landing, staged, athena_engine(), tag_keys=TAG_KEYS)
+        by_duckdb = stage_delivery(delivery, landing, staged, DuckDBEngine(threads=1), tag_keys=TAG_KEYS)
+
+        assert (by_athena.raw_rows, by_athena.staged_rows) == (by_duckdb.raw_rows, by_duckdb.staged_rows)
+        assert by_athena.tag_rows == by_duckdb.tag_rows > 0
+        for read in (lambda v: read_candidate(staged, v)[0], lambda v: read_candidate(staged, v)[1]):
+            assert sorted_rows(read(by_athena.version)) == sorted_rows(read(by_duckdb.version)), delivery.source_format
+        assert sorted_rows(read_candidate_tags(staged, by_athena.version)) == sorted_rows(
+            read_candidate_tags(staged, by_duckdb.version)
+        )
+        assert read_raw_checks(staged, by_athena.version) == read_raw_checks(staged, by_duckdb.version)
+    assert by_athena.raw_rows == 12
+
+
 def test_a_failed_athena_query_fails_the_staging_naming_the_delivery_and_the_query(s3, athena):  # noqa: F811
     double, _ = athena
     double.failing = lambda sql: sql.lower().startswith("unload")
