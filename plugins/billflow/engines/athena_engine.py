@@ -10,6 +10,7 @@ cancelled query raises with Athena's own reason.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -78,7 +79,7 @@ class AthenaEngine:
 
     def _create_table(self, files: tuple[str, ...]) -> str:
         location = _common_folder(files)
-        schema = pa.unify_schemas([pq.read_schema(self.s3.open(uri.removeprefix("s3://"), "rb")) for uri in files])
+        schema = pa.unify_schemas([self._schema(uri) for uri in files])
         columns = [{"Name": field.name, "Type": hive_type(field.type)} for field in schema]
         digest = hashlib.sha256(repr((location, columns)).encode()).hexdigest()[:20]
         name = f"delivery_{digest}"
@@ -101,6 +102,10 @@ class AthenaEngine:
         except client.exceptions.AlreadyExistsException:
             pass  # the same name is the same location and columns
         return f'"{self.database}"."{name}"'
+
+    def _schema(self, uri: str) -> pa.Schema:
+        with self.s3.open(uri.removeprefix("s3://"), "rb") as handle:  # ranged reads of the footer
+            return pq.read_schema(handle)
 
     # ---------------------------------------------------------------- queries
 
@@ -142,21 +147,19 @@ class AthenaEngine:
 
     def _combine(self, scratch: str, destination_uri: str) -> int:
         parts = sorted(path for path in self.s3.find(scratch.removeprefix("s3://")) if not path.endswith("/"))
-        rows, writer = 0, None
-        try:
+        if not parts:
+            raise AthenaQueryFailed(f"UNLOAD wrote no file under {scratch}")
+        rows = 0
+        with contextlib.ExitStack() as stack:
+            writer = None
             for path in parts:
-                table = pq.read_table(self.s3.open(path, "rb"))
-                if writer is None:
-                    writer = pq.ParquetWriter(
-                        self.s3.open(destination_uri.removeprefix("s3://"), "wb"), table.schema, compression="zstd"
-                    )
+                with self.s3.open(path, "rb") as handle:
+                    table = pq.read_table(handle)
+                if writer is None:  # the destination is written (uploaded) when its handle closes, after the writer
+                    sink = stack.enter_context(self.s3.open(destination_uri.removeprefix("s3://"), "wb"))
+                    writer = stack.enter_context(pq.ParquetWriter(sink, table.schema, compression="zstd"))
                 writer.write_table(table)
                 rows += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            raise AthenaQueryFailed(f"UNLOAD wrote no file under {scratch}")
         return rows
 
 
