@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from billflow.engines.athena_sql import ATHENA_DIALECT, render_for_athena
 from billflow.engines.parquet_files import read_footer, s3_filesystem
 from billflow.engines.query import ParquetFooter
+from billflow.engines.sql import quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,12 @@ class AthenaEngine:
         self.database, self.workgroup, self.output_uri = database, workgroup, output_uri
         self.poll_seconds = poll_seconds
         self._tables: dict[tuple[str, ...], str] = {}
+        self._footers: dict[str, ParquetFooter] = {}
 
     def parquet_footer(self, uri: str) -> ParquetFooter:
-        return read_footer(uri, self.s3)
+        if uri not in self._footers:  # kept: the delivery's Glue table takes its columns from them
+            self._footers[uri] = read_footer(uri, self.s3)
+        return self._footers[uri]
 
     def query(self, sql: str, files: Sequence[str]) -> pa.Table:
         query_id = self._run(render_for_athena(sql, self._table(files), files))
@@ -60,7 +64,7 @@ class AthenaEngine:
         then those files, one at a time, into the one Parquet file at destination_uri."""
         scratch = f"{destination_uri.rsplit('/', 1)[0]}/unload-{uuid.uuid4().hex}/"
         athena_sql = render_for_athena(sql, self._table(files), files)
-        self._run(f"unload ({athena_sql}) to {_string(scratch)} with (format = 'PARQUET', compression = 'ZSTD')")
+        self._run(f"unload ({athena_sql}) to {quote_literal(scratch)} with (format = 'PARQUET', compression = 'ZSTD')")
         try:
             return self._combine(scratch, destination_uri)
         finally:
@@ -79,7 +83,7 @@ class AthenaEngine:
 
     def _create_table(self, files: tuple[str, ...]) -> str:
         location = _common_folder(files)
-        schema = pa.unify_schemas([self._schema(uri) for uri in files])
+        schema = pa.unify_schemas([self.parquet_footer(uri).schema for uri in files])
         columns = [{"Name": field.name, "Type": hive_type(field.type)} for field in schema]
         digest = hashlib.sha256(repr((location, columns)).encode()).hexdigest()[:20]
         name = f"delivery_{digest}"
@@ -102,10 +106,6 @@ class AthenaEngine:
         except client.exceptions.AlreadyExistsException:
             pass  # the same name is the same location and columns
         return f'"{self.database}"."{name}"'
-
-    def _schema(self, uri: str) -> pa.Schema:
-        with self.s3.open(uri.removeprefix("s3://"), "rb") as handle:  # ranged reads of the footer
-            return pq.read_schema(handle)
 
     # ---------------------------------------------------------------- queries
 
@@ -222,7 +222,3 @@ def _common_folder(files: Sequence[str]) -> str:
     if common.count("/") < 3:  # s3://bucket: a table over a whole bucket would read everything in it
         raise ValueError(f"the delivery's files share no folder below their bucket: {common}")
     return common + "/"
-
-
-def _string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -16,6 +16,7 @@ import sqlglot
 from sqlglot import exp
 
 from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN, STAGING_DIALECT
+from billflow.engines.sql import quote_literal
 
 ATHENA_DIALECT = "trino"
 _SEPARATOR = "chr(31)"  # the ASCII unit separator: not a character of a line item id or a time interval
@@ -26,7 +27,7 @@ def delivery_relation(table: str, files: Sequence[str]) -> str:
     folder, restricted to its files, with each line's file as RAW_FILE_COLUMN."""
     if not files:
         raise ValueError("no data files to read")
-    listed = ", ".join(_string(uri) for uri in dict.fromkeys(files))
+    listed = ", ".join(quote_literal(uri) for uri in dict.fromkeys(files))
     return f'select *, "$path" as {RAW_FILE_COLUMN} from {table} where "$path" in ({listed})'
 
 
@@ -54,7 +55,3 @@ def _portable_hash(node: exp.Expression) -> exp.Expression:
     parts = [f"coalesce(cast({value.sql(dialect=ATHENA_DIALECT)} as varchar), '')" for value in node.expressions]
     joined = f" || {_SEPARATOR} || ".join(parts)
     return sqlglot.parse_one(f"xxhash64(to_utf8({joined}))", read=ATHENA_DIALECT)
-
-
-def _string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -18,7 +18,8 @@ def read_footer(uri: str, s3: Any = None) -> ParquetFooter:
             metadata = pq.ParquetFile(handle).metadata
     else:
         metadata = pq.ParquetFile(uri).metadata
-    return ParquetFooter(uri, metadata.num_rows, tuple(metadata.schema.to_arrow_schema().names))
+    schema = metadata.schema.to_arrow_schema()
+    return ParquetFooter(uri, metadata.num_rows, tuple(schema.names), schema)
 
 
 def s3_filesystem(aws_conn_id: str) -> Any:

@@ -11,7 +11,7 @@ SQL in its engine's dialect. Nothing engine-specific reaches the callers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pyarrow as pa
@@ -28,6 +28,7 @@ class ParquetFooter:
     uri: str
     num_rows: int
     columns: tuple[str, ...]  # top-level column names
+    schema: pa.Schema | None = field(default=None, compare=False)  # their types, as pyarrow reads them
 
 
 class QueryEngine(Protocol):
