@@ -1,4 +1,6 @@
-"""dbt project end to end on DuckDB: staged Parquet -> warehouse marts -> serving models.
+"""dbt project end to end on DuckDB: staged Parquet -> warehouse marts -> serving models; and the same
+warehouse build through the dbt-redshift adapter against PostgreSQL (tests/redshift_proxy.py), whose marts
+must equal DuckDB's to the cent.
 
 The staged partitions are written here by hand (a few rows, exact decimals) and priced with the demo
 rule set of the seeds, so that every expected invoice figure below can be checked with pencil and paper
@@ -55,13 +57,15 @@ from billflow.config import DBT_PROJECT_DIR, allocation_tag_keys, load_settings
 from billflow.control.release import CLOSE, Release, commit_release
 from billflow.control.schema import ensure_control_tables
 from billflow.engines.duckdb_database import DuckDBDatabase
+from billflow.engines.postgres_database import PostgresDatabase
 from billflow.rules import project_with_rules
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
-from billflow.staging.versions import VersionRef
+from billflow.staging.versions import COST_TABLE, TAG_TABLE, VersionRef
 from billflow.storage.local import LocalStore
-from billflow.warehouse.build import prepare_warehouse_build
+from billflow.warehouse.build import STAGED_SOURCE_SCHEMA, prepare_warehouse_build
 from billflow.warehouse.dbt import invoke_dbt
 from tests.conftest import reused_home
+from tests.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it
@@ -127,6 +131,8 @@ class Warehouse:
     root: Path
     warehouse_path: Path
     serving_path: Path
+    versions: tuple[VersionRef, ...]
+    built: dbtRunnerResult
 
 
 def _write_partition(staged_root: Path, payer: str, rows: list[tuple], invoice_id: str | None) -> VersionRef:
@@ -227,8 +233,10 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Warehouse]:
         settings = load_settings()
         prepare_warehouse_build(settings, LocalStore(staged_root), versions, "r20261001T060000000000Z")
         _dbt(root, "seed", "--target", "warehouse")
-        _dbt(root, "build", "--select", "tag:warehouse", "--target", "warehouse")
-        yield Warehouse(root, settings.warehouse_candidate_path, Path(env["BILLFLOW_SERVING_PATH"]))
+        built = _dbt(root, "build", "--select", "tag:warehouse", "--target", "warehouse")
+        yield Warehouse(
+            root, settings.warehouse_candidate_path, Path(env["BILLFLOW_SERVING_PATH"]), tuple(versions), built
+        )
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:
@@ -469,6 +477,153 @@ def test_serving_shows_locked_invoice_as_final(warehouse: Warehouse) -> None:
         "(select sum(billed_cost) from billing.daily_costs)",
     )[0]
     assert published_daily == serving_daily
+
+
+# ---------------------------------------------------------------- the same build on the Redshift adapter
+
+REDSHIFT_MARTS = (
+    "invoices",
+    "invoice_lines",
+    "billing_bridge",
+    "daily_costs",
+    "cost_allocation_by_tag",
+    "unassigned_accounts",
+    "focus_charges",
+)
+
+
+@dataclass(frozen=True)
+class RedshiftBuild:
+    database: str
+    built: dbtRunnerResult
+
+
+@pytest.fixture(scope="module")
+def redshift_warehouse(warehouse: Warehouse, postgres_server) -> Iterator[RedshiftBuild]:
+    """The warehouse build of the same staged versions through the dbt-redshift adapter (profiles/aws and
+    the adapter's own Redshift macros) against PostgreSQL: models, seeds, data tests and unit tests. Where
+    Redshift reads the staged partitions through a Spectrum external schema, they are loaded here into
+    ordinary tables of the schema `staged` (so its views may bind: staged_source_is_external false)."""
+    database = postgres_server.create_database("redshift")
+    connection = postgres_server.connect(database)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(REDSHIFT_CATALOG_SQL)
+        staged = warehouse.root / "staged"
+        PostgresDatabase(connection).replace_tables(
+            STAGED_SOURCE_SCHEMA,
+            {
+                table: pa.concat_tables(pq.read_table(staged / key(v), partitioning=None) for v in warehouse.versions)
+                for table, key in ((COST_TABLE, lambda v: v.cost_key), (TAG_TABLE, lambda v: v.tags_key))
+            },
+        )
+    finally:
+        connection.close()
+    shim = RedshiftProtocolShim(postgres_server.host, postgres_server.port)
+    env = {
+        "BILLFLOW_REDSHIFT_HOST": shim.host,
+        "BILLFLOW_REDSHIFT_PORT": str(shim.port),
+        "BILLFLOW_REDSHIFT_USER": postgres_server.user,
+        "BILLFLOW_REDSHIFT_PASSWORD": "unused-with-trust-auth",
+        "BILLFLOW_REDSHIFT_DBNAME": database,
+        "BILLFLOW_REDSHIFT_SSLMODE": "disable",
+        "BILLFLOW_RULES_DIR": str(RULES_DIR),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            built = invoke_dbt(
+                [
+                    "build",
+                    "--select",
+                    "tag:warehouse",
+                    "--target",
+                    "warehouse",
+                    "--vars",
+                    "{staged_source_is_external: false}",
+                    "--project-dir",
+                    str(warehouse.root / "dbt_project"),
+                    "--profiles-dir",
+                    str(DBT_PROJECT_DIR / "profiles" / "aws"),
+                    "--target-path",
+                    str(warehouse.root / "dbt-target" / "redshift"),
+                    "--log-path",
+                    str(warehouse.root / "logs"),
+                    "--quiet",
+                ]
+            )
+    finally:
+        shim.close()
+    yield RedshiftBuild(database, built)
+
+
+def _redshift_rows(postgres_server, build: RedshiftBuild, sql: str) -> list[tuple]:
+    connection = postgres_server.connect(build.database)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
+    finally:
+        connection.close()
+
+
+def test_the_warehouse_builds_and_passes_every_test_through_the_dbt_redshift_adapter(
+    warehouse: Warehouse, redshift_warehouse: RedshiftBuild
+) -> None:
+    results = redshift_warehouse.built.result or []
+    failed = [
+        f"{r.node.unique_id}: {r.status} {r.message}" for r in results if str(r.status) not in ("success", "pass")
+    ]
+    assert redshift_warehouse.built.success and failed == [], redshift_warehouse.built.exception or failed
+    # every node of the DuckDB build, unit tests included, ran on Redshift's macros too
+    assert {r.node.unique_id for r in results} == {r.node.unique_id for r in warehouse.built.result}
+    kinds = {str(r.node.resource_type) for r in results}
+    assert kinds == {"model", "seed", "test", "unit_test"}
+
+
+def test_the_redshift_builds_marts_equal_the_duckdb_builds_to_the_cent(
+    warehouse: Warehouse, redshift_warehouse: RedshiftBuild, postgres_server
+) -> None:
+    for mart in REDSHIFT_MARTS:
+        columns = [
+            name
+            for (name,) in _rows(
+                warehouse.warehouse_path,
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                f"and table_name = '{mart}' order by ordinal_position",
+            )
+        ]
+        query = f"select {', '.join(columns)} from marts.{mart}"
+        on_duckdb = sorted(_rows(warehouse.warehouse_path, query), key=repr)
+        on_redshift = sorted(_redshift_rows(postgres_server, redshift_warehouse, query), key=repr)
+        assert on_redshift == on_duckdb, mart
+        assert on_duckdb, mart
+    totals = _redshift_rows(postgres_server, redshift_warehouse, "select customer_id, total_amount from marts.invoices")
+    assert dict(totals) == EXPECTED_TOTALS  # the hand computation in this module's docstring
+
+
+def test_every_compiled_warehouse_model_and_data_test_parses_as_redshift_sql(
+    redshift_warehouse: RedshiftBuild,
+) -> None:
+    import sqlglot
+    from sqlglot.errors import ErrorLevel
+
+    compiled = {
+        r.node.name: r.node.compiled_code
+        for r in redshift_warehouse.built.result
+        if str(r.node.resource_type) in ("model", "test")
+    }
+    assert len(compiled) == 20 + 49  # the warehouse's models and data tests
+    unparsable = {}
+    for name, sql in compiled.items():
+        try:
+            sqlglot.parse(sql, read="redshift", error_level=ErrorLevel.RAISE)
+        except sqlglot.errors.ParseError as error:
+            unparsable[name] = str(error)[:300]
+    assert unparsable == {}
 
 
 @pytest.mark.parametrize("profiles", ["compose", "aws"])

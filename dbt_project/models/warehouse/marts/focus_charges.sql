@@ -83,11 +83,12 @@ focus as (
         cast(usage_account_id as varchar(64)) as sub_account_id,
         cast(usage_account_id as varchar(64)) as sub_account_name,
 
-        -- periods: [start, end) in UTC
+        -- periods: [start, end) in UTC; interval arithmetic is the same SQL in DuckDB, PostgreSQL and
+        -- Redshift (dbt.dateadd renders Redshift's dateadd(), which PostgreSQL does not have)
         cast(billing_period as timestamp) as billing_period_start,
-        cast({{ dbt.dateadd('month', 1, 'cast(billing_period as timestamp)') }} as timestamp) as billing_period_end,
+        cast(cast(billing_period as timestamp) + interval '1 month' as timestamp) as billing_period_end,
         cast(usage_date as timestamp) as charge_period_start,
-        cast({{ dbt.dateadd('day', 1, 'cast(usage_date as timestamp)') }} as timestamp) as charge_period_end,
+        cast(cast(usage_date as timestamp) + interval '1 day' as timestamp) as charge_period_end,
 
         -- charge
         cast(charge_category as varchar(16)) as charge_category,
