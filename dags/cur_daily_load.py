@@ -53,7 +53,8 @@ def cur_daily_load():
     released = tasks.release(plan)
     tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released
     released >> tasks.export_focus()
-    tasks.finish_load(begun, plan, released)
+    portal = tasks.publish_portal()
+    released >> portal >> tasks.finish_load(begun, plan, released)
 
 
 cur_daily_load()

@@ -41,7 +41,7 @@ def cur_monthly_close():
     serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
     released = tasks.release_serving()
     begun >> checked >> locked >> serving >> released
-    tasks.finish_close(begun, locked, released)
+    released >> tasks.publish_portal() >> tasks.finish_close(begun, locked, released)
 
 
 cur_monthly_close()

@@ -69,6 +69,8 @@ class Settings:
     athena_database: str = "billflow_raw"
     athena_workgroup: str = "primary"
     athena_output_uri: str = ""
+    # the Airflow connection of the portal's MySQL database (Aurora MySQL), None: no portal tables there
+    portal_mysql_conn_id: str | None = None
 
     @property
     def warehouse_candidate_path(self) -> Path:
@@ -130,7 +132,15 @@ def load_settings() -> Settings:
         report_names=parse_report_names(os.environ.get("BILLFLOW_REPORT_NAMES", "")),
         **_notify_settings(),
         **_query_engine_settings(),
+        portal_mysql_conn_id=_connection_id("BILLFLOW_PORTAL_MYSQL_CONN_ID"),
     )
+
+
+def _connection_id(name: str) -> str | None:
+    conn_id = _env(name, "")
+    if conn_id and not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", conn_id):
+        raise ValueError(f"{name}={conn_id!r} is not an Airflow connection id")
+    return conn_id or None
 
 
 QUERY_ENGINES = ("duckdb", "athena")

@@ -48,7 +48,8 @@ def test_the_daily_load_releases_only_after_the_warehouse_and_serving_builds_and
         "dbt_build_serving": {"publish_to_serving"},
         "release": {"dbt_build_serving", "plan_release"},
         "export_focus": {"release"},
-        "finish_load": {"begin_run", "plan_release", "release"},
+        "publish_portal": {"release"},
+        "finish_load": {"begin_run", "plan_release", "release", "publish_portal"},
     }
     assert dag.get_task("dbt_build_warehouse").op_args == ("warehouse",)
     assert dag.get_task("dbt_build_serving").op_args == ("serving",)
@@ -81,7 +82,8 @@ def test_the_close_locks_after_a_tested_serving_build_and_releases_after_a_secon
         "lock_final_invoices": {"dbt_build_serving_before_lock"},
         "dbt_build_serving": {"lock_final_invoices"},
         "release_serving": {"dbt_build_serving"},
-        "finish_close": {"begin_close", "lock_final_invoices", "release_serving"},
+        "publish_portal": {"release_serving"},
+        "finish_close": {"begin_close", "lock_final_invoices", "release_serving", "publish_portal"},
     }
     assert dag.get_task("dbt_build_serving_before_lock").op_args == ("serving",)
     assert dag.get_task("dbt_build_serving").op_args == ("serving",)

@@ -566,6 +566,23 @@ def release(settings: Settings, plan: Plan, run_id: str, holder: Any) -> list[st
     return periods
 
 
+def publish_portal(settings: Settings) -> dict[str, int] | None:
+    """Replace every billing period of the portal's MySQL tables with serving's live rows, atomically
+    (billflow.serving.mysql_portal); None when no portal database is configured."""
+    if not settings.portal_mysql_conn_id:
+        return None
+    from billflow.engines.factory import serving_database
+    from billflow.serving.mysql_portal import mysql_engine, publish_to_mysql
+
+    engine = mysql_engine(settings.portal_mysql_conn_id)
+    serving = serving_database(settings)
+    try:
+        return publish_to_mysql(serving, engine).rows
+    finally:
+        serving.close()
+        engine.dispose()
+
+
 def export_focus(settings: Settings) -> list[str]:
     """Write the live warehouse's FOCUS mart as one Parquet file per billing period."""
     from billflow.engines.factory import warehouse_database

@@ -168,6 +168,20 @@ def release(plan: dict[str, Any]) -> list[str]:
 
 
 @task(pool=DUCKDB_POOL)
+def publish_portal() -> dict[str, int]:
+    """Copy serving's live invoices, lines, daily costs and locks into the portal's MySQL database
+    (BILLFLOW_PORTAL_MYSQL_CONN_ID), every period atomically; skipped when none is configured."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from billflow.orchestration import steps
+
+    rows = steps.publish_portal(_settings())
+    if rows is None:
+        raise AirflowSkipException("no portal database: BILLFLOW_PORTAL_MYSQL_CONN_ID is not set")
+    return rows
+
+
+@task(pool=DUCKDB_POOL)
 def export_focus() -> list[str]:
     """Write the live FOCUS 1.2 mart as one Parquet file per billing period to BILLFLOW_EXPORT_URI."""
     from billflow.orchestration import steps
