@@ -1,4 +1,4 @@
-"""Settings from the environment: BILLFLOW_REPORT_NAMES picks the reports discovery loads."""
+"""Settings from the environment: BILLFLOW_REPORT_NAMES picks the reports to load; connection ids are checked."""
 
 import pytest
 
@@ -32,3 +32,15 @@ def test_a_report_name_with_a_semicolon_in_billflow_report_names_is_refused(monk
         "BILLFLOW_REPORT_NAMES entry 'acme;cur' is not accepted: a report name is 1 to 128 letters, digits, '.', "
         "'-' or '_', starting with a letter or digit, without '..'; rename the report"
     )
+
+
+def test_the_portal_mysql_connection_is_an_airflow_connection_id_or_unset(monkeypatch):
+    monkeypatch.delenv("BILLFLOW_PORTAL_MYSQL_CONN_ID", raising=False)
+    assert load_settings().portal_mysql_conn_id is None
+
+    monkeypatch.setenv("BILLFLOW_PORTAL_MYSQL_CONN_ID", " billflow_portal ")
+    assert load_settings().portal_mysql_conn_id == "billflow_portal"
+
+    monkeypatch.setenv("BILLFLOW_PORTAL_MYSQL_CONN_ID", "portal; drop table invoices")
+    with pytest.raises(ValueError, match="is not an Airflow connection id"):
+        load_settings()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from billflow.engines.database import Database, iter_batches
+from billflow.engines.database import Database, arrow_to_sql_type, iter_batches
 from billflow.engines.sql import quote_literal
 
 if TYPE_CHECKING:
@@ -80,22 +80,15 @@ def mysql_engine(conn_id: str) -> Engine:
 
 
 def mysql_type(arrow_type: pa.DataType) -> str:
-    """The MySQL column type of a serving column; money keeps its precision and scale."""
+    """The MySQL column type of a serving column: the project's SQL type (money keeps its precision and
+    scale), but strings of an indexable length and timestamps to the microsecond."""
     import pyarrow as pa
 
-    if pa.types.is_decimal(arrow_type):
-        return f"decimal({arrow_type.precision}, {arrow_type.scale})"
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return "varchar(255)"
-    if pa.types.is_date(arrow_type):
-        return "date"
     if pa.types.is_timestamp(arrow_type):
         return "datetime(6)"
-    if pa.types.is_boolean(arrow_type):
-        return "boolean"
-    if pa.types.is_integer(arrow_type):
-        return "bigint"
-    raise TypeError(f"no MySQL type for serving column type {arrow_type}")
+    return arrow_to_sql_type(arrow_type)
 
 
 def publish_to_mysql(serving: Database, engine: Engine, periods: Sequence[dt.date] | None = None) -> PortalPublication:
