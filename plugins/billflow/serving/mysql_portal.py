@@ -98,6 +98,9 @@ def publish_to_mysql(serving: Database, engine: Engine, periods: Sequence[dt.dat
     for period in chosen:
         if not isinstance(period, dt.date) or isinstance(period, dt.datetime):
             raise TypeError(f"a billing period is a date, got {period!r}")
+    if not chosen:
+        log.info("portal (MySQL): serving holds no billing period, nothing to publish")
+        return PortalPublication((), {table: 0 for _, table in PORTAL_TABLES})
     rows = {table: _serving_rows(serving, schema, table, chosen) for schema, table in PORTAL_TABLES}
     with engine.connect() as connection:
         existing = _existing_tables(connection)
@@ -105,10 +108,10 @@ def publish_to_mysql(serving: Database, engine: Engine, periods: Sequence[dt.dat
             for table, new_rows in rows.items():
                 _build_load_table(connection, table, new_rows, chosen, carry_over=table in existing)
                 _check_load_table(connection, table, new_rows, chosen)
+            _swap_in(connection, list(rows), existing)
         except Exception:
             _drop(connection, [f"{table}{LOAD_SUFFIX}" for table in rows])
             raise
-        _swap_in(connection, list(rows), existing)
     published = PortalPublication(chosen, {table: table_rows.num_rows for table, table_rows in rows.items()})
     log.info(
         "portal (MySQL): periods %s replaced: %s",
@@ -124,7 +127,7 @@ def _serving_periods(serving: Database) -> tuple[dt.date, ...]:
 
 
 def _periods_sql(periods: Sequence[dt.date]) -> str:
-    return ", ".join(quote_literal(period.isoformat()) for period in periods) or "null"
+    return ", ".join(quote_literal(period.isoformat()) for period in periods)
 
 
 def _serving_rows(serving: Database, schema: str, table: str, periods: Sequence[dt.date]) -> pa.Table:
@@ -132,7 +135,7 @@ def _serving_rows(serving: Database, schema: str, table: str, periods: Sequence[
 
 
 def _cast_dates(periods: Sequence[dt.date]) -> str:
-    return ", ".join(f"cast({quote_literal(p.isoformat())} as date)" for p in periods) or "null"
+    return ", ".join(f"cast({quote_literal(p.isoformat())} as date)" for p in periods)
 
 
 def _existing_tables(connection: Connection) -> set[str]:
