@@ -12,11 +12,12 @@ from datetime import datetime
 from airflow.sdk import Param, dag, task_group
 
 from billflow.orchestration import tasks
+from billflow.orchestration.assets import daily_load_schedule
 
 
 @dag(
     dag_id="cur_daily_load",
-    schedule="@daily",
+    schedule=daily_load_schedule(),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

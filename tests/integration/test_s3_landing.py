@@ -61,6 +61,17 @@ def moto_endpoint():
         request_log.setLevel(level)
 
 
+def moto_client(service: str, endpoint: str):
+    """A boto3 client of the moto server, with the credentials of the tests' aws_default connection."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="billflow-test-key",
+        aws_secret_access_key="billflow-test-secret",
+    )
+
+
 @pytest.fixture
 def s3(moto_endpoint, monkeypatch):
     """An empty moto S3 with the two billflow buckets; aws_default points at it (credentials in the connection)."""
@@ -85,13 +96,7 @@ def s3(moto_endpoint, monkeypatch):
             }
         ),
     )
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name=REGION,
-        aws_access_key_id="billflow-test-key",
-        aws_secret_access_key="billflow-test-secret",
-    )
+    client = moto_client("s3", moto_endpoint)
     for bucket in (LANDING, STAGED):
         client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     return client

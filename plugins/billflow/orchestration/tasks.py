@@ -60,7 +60,9 @@ def sense_new_deliveries() -> PokeReturnValue:
     params = context["params"]
     sensed = steps.sense(_settings(), force_reload=bool(params.get("force_reload", False)))
     context["ti"].xcom_push(key=SENSED_KEY, value=sensed.to_dict())
-    if not sensed.needs_run and not params.get("wait_for_deliveries", True):
+    # a run a manifest event started has nothing to wait for: a duplicate or late event finds it loaded
+    started_by_event = context["dag_run"].run_type == "asset_triggered"
+    if not sensed.needs_run and (started_by_event or not params.get("wait_for_deliveries", True)):
         raise AirflowSkipException("nothing to load: no new delivery, none needs a person, the warehouse is current")
     return PokeReturnValue(is_done=sensed.needs_run, xcom_value=[d.to_dict() for d in sensed.to_load])
 
