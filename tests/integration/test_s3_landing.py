@@ -303,12 +303,6 @@ def test_s3_store_keys_and_uris(s3):
 
     assert store.root_uri == f"s3://{LANDING}/cur"
     assert store.uri("111111111111/r/m.json") == f"s3://{LANDING}/cur/111111111111/r/m.json"
-    assert store.key_from_uri(f"s3://{LANDING}/cur/111111111111/r/m.json") == "111111111111/r/m.json"
-    assert store.key_from_uri("111111111111/r/m.json") == "111111111111/r/m.json"
-    with pytest.raises(ValueError, match="outside the landing zone"):
-        store.key_from_uri("s3://other-bucket/cur/111111111111/r/m.json")
-    with pytest.raises(ValueError, match="outside the landing zone"):
-        store.key_from_uri(f"s3://{LANDING}/elsewhere/m.json")
     assert S3Store(f"s3://{LANDING}").list_keys() == ["cur/111111111111/r/m.json"]
 
 
@@ -402,23 +396,6 @@ def test_delete_prefix_refuses_to_empty_the_whole_store(store, prefix, message):
     assert store.list_keys() == STORED
 
 
-def test_key_from_uri_refuses_a_uri_whose_key_breaks_the_rules(store):
-    refusals = {}
-    for uri in (f"s3://{STAGED}/root/a/../b", f"s3://{STAGED}/root//b", "a/./b", "a\\b"):
-        with pytest.raises(IdentifierError) as caught:
-            store.key_from_uri(uri)
-        refusals[uri] = str(caught.value)
-
-    assert refusals == {
-        f"s3://{STAGED}/root/a/../b": "key of S3 URI 'root/a/../b' is not a valid object key: it has a '..' segment",
-        f"s3://{STAGED}/root//b": (
-            "key of S3 URI 'root//b' is not a valid object key: it has an empty segment ('//' or a trailing '/')"
-        ),
-        "a/./b": "object key 'a/./b' is not a valid object key: it has a '.' segment",
-        "a\\b": "object key 'a\\\\b' is not a valid object key: it has a backslash",
-    }
-
-
 def test_list_objects_gives_each_objects_key_size_and_utc_modification_time(store):
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     store.write_bytes("a/1.json", b"12345")
@@ -451,7 +428,7 @@ def test_s3_store_refuses_a_root_with_a_bad_bucket_or_prefix():
 # --- discovery on S3: one listing, modification times, rejections with their reason ----------------------
 
 
-def put_legacy_manifest(client, body_overrides=None) -> None:
+def put_legacy_manifest(client, body_overrides=None, key: str = MANIFEST_KEY) -> None:
     manifest = {
         "assemblyId": "assembly-1",
         "account": PAYER,
@@ -460,7 +437,7 @@ def put_legacy_manifest(client, body_overrides=None) -> None:
         "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"},
         "reportKeys": [DATA_KEY],
     } | (body_overrides or {})
-    client.put_object(Bucket=LANDING, Key=MANIFEST_KEY, Body=json.dumps(manifest).encode())
+    client.put_object(Bucket=LANDING, Key=key, Body=json.dumps(manifest).encode())
 
 
 def test_a_manifest_whose_data_file_is_missing_waits_with_its_s3_modification_time(s3):
@@ -480,21 +457,32 @@ def test_a_manifest_whose_data_file_is_missing_waits_with_its_s3_modification_ti
     assert requests == ["ListObjectsV2", "GetObject"]  # one listing, no request per data file
 
 
-def test_a_manifest_listing_data_files_of_another_bucket_is_rejected_with_the_reason(s3):
-    put_legacy_manifest(s3, {"bucket": "other-bucket"})
+def test_a_replicated_manifest_naming_the_payers_bucket_loads_its_files_from_the_landing_bucket(s3):
+    """A partner's bucket that the payers' buckets replicate into: the manifest names the bucket AWS wrote to,
+    the files are found beside the manifest in the landing bucket."""
+    put_legacy_manifest(s3, {"bucket": "payer-cur-bucket"})
+    s3.put_object(Bucket=LANDING, Key=DATA_KEY, Body=b"PAR1")
 
     found = discover_deliveries(S3Store(f"s3://{LANDING}"))
 
-    assert (found.deliveries, found.waiting) == ([], [])
-    assert found.rejected == [
-        Rejection(
-            MANIFEST_KEY,
-            f"{MANIFEST_KEY}: s3://other-bucket/{DATA_KEY} is outside the landing zone s3://{LANDING}",
-            PAYER,
-            date(2026, 9, 1),
-            "assembly-1",
-        )
-    ]
+    assert (found.rejected, found.waiting) == ([], [])
+    (delivery,) = found.deliveries
+    assert delivery.data_uris == (f"s3://payer-cur-bucket/{DATA_KEY}",)  # as the manifest says
+    assert delivery.data_keys == (DATA_KEY,)
+
+
+def test_a_delivery_replicated_under_another_prefix_is_read_beside_its_manifest(s3):
+    """The landing zone holds the payer's report under a prefix of the partner's choosing: the files the
+    manifest names under the payer's own prefix are read from the same folders under the landing prefix."""
+    landing = "partner/payers"
+    put_legacy_manifest(s3, {"bucket": "payer-cur-bucket"}, key=f"{landing}/{MANIFEST_KEY}")
+    s3.put_object(Bucket=LANDING, Key=f"{landing}/{DATA_KEY}", Body=b"PAR1")
+
+    found = discover_deliveries(S3Store(f"s3://{LANDING}"))
+
+    assert (found.rejected, found.waiting) == ([], [])
+    (delivery,) = found.deliveries
+    assert delivery.data_keys == (f"{landing}/{DATA_KEY}",)
 
 
 def test_an_s3_manifest_key_with_an_empty_segment_is_rejected_unread_and_the_good_delivery_loads(s3):

@@ -44,26 +44,6 @@ def test_a_folder_that_resolves_to_the_root_itself_is_not_deleted(tmp_path):
     assert (root / "live" / "part-0.parquet").read_bytes() == b"x"
 
 
-def test_a_local_path_maps_to_its_key_only_under_the_root(tmp_path):
-    store = LocalStore(tmp_path / "root")
-
-    assert store.key_from_uri(f"{tmp_path}/root/a/b.parquet") == "a/b.parquet"
-    assert store.key_from_uri(store.uri("a/b.parquet")) == "a/b.parquet"
-    assert store.key_from_uri("s3://any-bucket/a/b.parquet") == "a/b.parquet"
-    refusals = {}
-    for uri in (f"{tmp_path}/other/b.parquet", f"{tmp_path}/root/../other/b.parquet", f"{tmp_path}/rootx/b"):
-        with pytest.raises(IdentifierError) as caught:
-            store.key_from_uri(uri)
-        refusals[uri] = str(caught.value)
-    assert refusals == {
-        f"{tmp_path}/other/b.parquet": f"{tmp_path}/other/b.parquet is outside the store {tmp_path}/root",
-        f"{tmp_path}/root/../other/b.parquet": (
-            "object key '../other/b.parquet' is not a valid object key: it has a '..' segment"
-        ),
-        f"{tmp_path}/rootx/b": f"{tmp_path}/rootx/b is outside the store {tmp_path}/root",
-    }
-
-
 def test_list_objects_gives_the_files_mtime_in_utc(tmp_path):
     store = LocalStore(tmp_path)
     store.write_bytes("111111111111/r/m.json", b"{}")

@@ -183,7 +183,7 @@ def test_a_legacy_data_key_outside_the_reports_folder_rejects_the_manifest(data_
     ("data_key", "problem"),
     [
         (
-            "111111111111/acme-export/data/BILLING_PERIOD=2026-09/x.parquet",
+            "222222222222/other-export/data/BILLING_PERIOD=2026-09/x.parquet",
             f"lies outside the delivery's folder {CUR2_FOLDER}",
         ),
         (
@@ -414,8 +414,8 @@ def test_a_delivery_dict_with_a_traversing_manifest_id_is_refused():
         ({"source_format": "legacy"}, "source_format 'legacy' is not the layout of the manifest key (cur2)"),
         ({"report_name": "other"}, "report_name 'other' is not the manifest key's report"),
         (
-            {"data_uris": ["s3://landing-bucket/111111111111/acme-export/data/BILLING_PERIOD=2026-09/x.parquet"]},
-            f"data_uris entry '111111111111/acme-export/data/BILLING_PERIOD=2026-09/x.parquet' lies outside the "
+            {"data_uris": ["s3://landing-bucket/222222222222/other-export/data/BILLING_PERIOD=2026-09/x.parquet"]},
+            f"data_uris entry '222222222222/other-export/data/BILLING_PERIOD=2026-09/x.parquet' lies outside the "
             f"delivery's folder {CUR2_FOLDER}",
         ),
         ({"data_uris": []}, "manifest has no 'data_uris'"),
@@ -439,3 +439,36 @@ def test_a_delivery_dict_with_a_manifest_key_outside_the_rules_is_refused():
     with pytest.raises(ManifestError) as caught:
         Delivery.from_dict(["not", "a", "dict"])
     assert str(caught.value) == "a delivery must be an object, not array: ['not', 'a', 'dict']"
+
+
+def test_the_data_files_of_a_manifest_are_found_beside_it_in_the_landing_zone():
+    """Where the landing zone is the bucket AWS wrote to, the keys are the manifest's own."""
+    keys = [
+        f"{LEGACY_FOLDER}acme-cur/year=2026/month=9/a.parquet",
+        f"{LEGACY_FOLDER}acme-cur/year=2026/month=9/b.parquet",
+    ]
+    assert parse_manifest(LEGACY_KEY, legacy_body(reportKeys=keys)).data_keys == tuple(keys)
+
+
+def test_a_replica_under_another_prefix_reads_each_file_from_the_same_folders_beside_its_manifest():
+    """The payer wrote under its own prefix ('cur/'), the partner's landing zone holds the replica under
+    'replica/111111111111/': the files are rebased onto the folder of the manifest in the landing zone."""
+    replica_key = f"replica/{LEGACY_KEY}"
+    legacy = parse_manifest(
+        replica_key, legacy_body(reportKeys=["cur/acme-cur/acme-cur/year=2026/month=9/a.parquet"], bucket="payer-b")
+    )
+    assert legacy.data_uris == ("s3://payer-b/cur/acme-cur/acme-cur/year=2026/month=9/a.parquet",)
+    assert legacy.data_keys == (f"replica/{LEGACY_FOLDER}acme-cur/year=2026/month=9/a.parquet",)
+
+    export = parse_manifest(
+        f"replica/{CUR2_KEY}",
+        cur2_body(dataFiles=["s3://payer-b/exports/acme-export/data/BILLING_PERIOD=2026-09/part-0.parquet"]),
+    )
+    assert export.data_keys == (f"replica/{CUR2_FOLDER}part-0.parquet",)
+
+
+def test_data_files_under_two_different_prefixes_reject_the_manifest():
+    keys = ["cur/acme-cur/acme-cur/year=2026/month=9/a.parquet", "other/acme-cur/acme-cur/year=2026/month=9/b.parquet"]
+    assert refusal(LEGACY_KEY, legacy_body(reportKeys=keys)) == (
+        f"{LEGACY_KEY}: reportKeys entry {keys[1]!r} lies outside the delivery's folder {LEGACY_FOLDER}"
+    )

@@ -77,7 +77,10 @@ def stage_and_gate(tmp_path, delivery: Delivery, currency: str):
 def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_totals(tmp_path):
     key = "123412340534/sample/data/sample.parquet"
     assert csv_to_parquet(FOCUS_CONVERTERS_CUR, tmp_path / "landing" / key) == 1281
-    delivery = Delivery("123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", "m.json", (key,))
+    manifest = "123412340534/sample/20231101-20231201/sample-Manifest.json"
+    delivery = Delivery(
+        "123412340534", date(2023, 11, 1), "focus-sample", "legacy", "sample", manifest, (f"s3://cur/{key}",)
+    )
 
     result, candidate, _, gate = stage_and_gate(tmp_path, delivery, "USD")
 
@@ -102,7 +105,8 @@ def test_the_focus_converters_cur_stages_and_passes_the_gate_with_the_files_tota
 def test_the_koku_savings_plan_curs_in_nok_pass_the_raw_checks_and_the_gate(tmp_path, name, payer):
     key = f"{payer}/koku/data/{name}.parquet"
     assert csv_to_parquet(KOKU / name, tmp_path / "landing" / key) == 3
-    delivery = Delivery(payer, date(2023, 6, 1), "koku", "legacy", "koku", "m.json", (key,))
+    manifest = f"{payer}/koku/20230601-20230701/koku-Manifest.json"
+    delivery = Delivery(payer, date(2023, 6, 1), "koku", "legacy", "koku", manifest, (f"s3://cur/{key}",))
 
     result, _, raw_totals, gate = stage_and_gate(tmp_path, delivery, "NOK")
 

@@ -30,7 +30,8 @@ def make_delivery(source_format, key, manifest_id="m-1"):
         manifest_id=manifest_id,
         source_format=source_format,
         report_name="r",
-        manifest_key="manifest.json",
+        # the report r's manifest: its data files lie under {PAYER}/r/
+        manifest_key=f"{PAYER}/r/20260901-20261001/r-Manifest.json",
         data_uris=(f"s3://bucket/{key}",),
     )
 

@@ -102,7 +102,7 @@ def _read_manifests(
         try:
             manifest_layout(key)  # a key that breaks the rules is not even read
             delivery = parse_manifest(key, store.read_bytes(key))
-            parsed.append(_Parsed(delivery, info, _data_keys(store, delivery)))
+            parsed.append(_Parsed(delivery, info, _data_keys(delivery)))
         except ManifestError as exc:
             log.warning("skipping manifest %s", exc)
             rejected.append(_rejection(key, str(exc), delivery))
@@ -113,14 +113,11 @@ def _read_manifests(
     return parsed, rejected
 
 
-def _data_keys(store: ObjectStore, delivery: Delivery) -> tuple[str, ...]:
-    keys = []
-    for uri in delivery.data_uris:
-        try:
-            keys.append(store.key_from_uri(uri))
-        except ValueError as exc:
-            raise ManifestError(f"{delivery.manifest_key}: {exc}") from exc
-    return tuple(keys)
+def _data_keys(delivery: Delivery) -> tuple[str, ...]:
+    try:
+        return delivery.data_keys
+    except ValueError as exc:
+        raise ManifestError(f"{delivery.manifest_key}: {exc}") from exc
 
 
 def _waiting(item: _Parsed, missing: tuple[str, ...]) -> Waiting:

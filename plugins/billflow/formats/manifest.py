@@ -54,6 +54,17 @@ class Delivery:
     def period_label(self) -> str:
         return self.billing_period.strftime("%Y-%m")
 
+    @property
+    def data_keys(self) -> tuple[str, ...]:
+        """The landing-zone keys of the data files: each file the manifest lists, found beside the manifest.
+
+        A manifest names its files in the bucket AWS wrote them to. Where the landing zone is that bucket
+        (the usual case) the keys are the manifest's own; where it is a replica (a partner's bucket that
+        the payers' buckets replicate into, under any prefix) the files lie in the same folders relative to
+        the report, so each key is rebased onto the folder of the manifest found in the landing zone."""
+        layout = _layout(self.manifest_key)
+        return tuple(_landing_key(layout, ids.s3_uri(uri, "data_uris entry")[1]) for uri in self.data_uris)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["billing_period"] = self.billing_period.isoformat()
@@ -82,6 +93,9 @@ class ManifestLayout:
     billing_period: date
     billing_period_end: date  # the first day of the next month
     data_prefix: str  # every data file of the delivery lies under this folder (ends with '/')
+    # the end of data_prefix that is the same wherever the report is written (replicas may differ before it):
+    # '<report>/' of a legacy report, '<export>/data/BILLING_PERIOD=<YYYY-MM>/' of a CUR 2.0 export
+    report_folder: str = ""
 
 
 def manifest_format(key: str) -> SourceFormat | None:
@@ -128,14 +142,15 @@ def _layout(key: object) -> ManifestLayout:
     if match:
         export = ids.report_name(match["export"], "export folder")
         start = ids.billing_month(match["period"], "BILLING_PERIOD")
-        data_prefix = f"{key[: match.start('export')]}{export}/data/BILLING_PERIOD={match['period']}/"
-        return ManifestLayout("cur2", export, start, ids.next_month(start), data_prefix)
+        report_folder = f"{export}/data/BILLING_PERIOD={match['period']}/"
+        data_prefix = f"{key[: match.start('export')]}{report_folder}"
+        return ManifestLayout("cur2", export, start, ids.next_month(start), data_prefix, report_folder)
     match = LEGACY_MANIFEST.fullmatch(key)
     if match:
         report = ids.report_name(match["report"], "report folder")
         start, end = ids.billing_folder(match["folder"], "billing period folder")
         # the report's folder holds the <yyyymmdd-yyyymmdd> folders and the data files of every layout
-        return ManifestLayout("legacy", report, start, end, f"{key[: match.end('report')]}/")
+        return ManifestLayout("legacy", report, start, end, f"{key[: match.end('report')]}/", f"{report}/")
     raise IdentifierError("not a CUR manifest path")
 
 
@@ -188,13 +203,37 @@ def _column_names(body: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _source_prefix(layout: ManifestLayout, key: str) -> str | None:
+    """The folders before the report's folder in a data key as the manifest writes it: the manifest's own
+    (the key lies under data_prefix), else those before the first report folder in it; None without one."""
+    if key.startswith(layout.data_prefix):
+        return layout.data_prefix[: -len(layout.report_folder)]
+    at = key.find(layout.report_folder)
+    while at > 0 and key[at - 1] != "/":
+        at = key.find(layout.report_folder, at + 1)
+    return None if at < 0 else key[:at]
+
+
+def _landing_key(layout: ManifestLayout, key: str) -> str:
+    """Where the data file `key` (as the manifest names it) lies in the landing zone: under data_prefix."""
+    prefix = _source_prefix(layout, key)
+    if prefix is None:
+        raise IdentifierError(f"{shown(key)} lies outside the delivery's folder {layout.data_prefix}")
+    return layout.data_prefix + key[len(prefix) + len(layout.report_folder) :]
+
+
 def _data_keys(layout: ManifestLayout, keys: list[str], what: str) -> list[str]:
-    """The delivery's data file keys, each checked and under the delivery's own folder, none twice."""
+    """The delivery's data file keys, each checked: in the delivery's own folder (the report's folder, after
+    one prefix shared by every key: the manifest's, or the one of the bucket it was replicated from), none
+    twice."""
     seen: set[str] = set()
+    prefixes: set[str] = set()
     for key in keys:
         ids.data_file_key(key, f"{what} entry")
-        if not key.startswith(layout.data_prefix):
+        prefix = _source_prefix(layout, key)
+        if prefix is None or (prefixes and prefix not in prefixes):
             raise IdentifierError(f"{what} entry {shown(key)} lies outside the delivery's folder {layout.data_prefix}")
+        prefixes.add(prefix)
         if key in seen:  # read twice, its costs would count twice
             raise IdentifierError(f"{what} lists {shown(key)} more than once")
         seen.add(key)

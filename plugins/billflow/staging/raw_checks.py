@@ -336,7 +336,7 @@ def inspect_delivery(
 class _Inspection:
     def __init__(self, delivery: Delivery, landing: ObjectStore, engine: QueryEngine, rules_dir: Path) -> None:
         self.delivery, self.engine, self.rules_dir = delivery, engine, rules_dir
-        keys = [landing.key_from_uri(uri) for uri in delivery.data_uris]
+        keys = list(delivery.data_keys)
         self.uris = [landing.uri(key) for key in keys]
         self.key_of = dict(zip(self.uris, keys, strict=True))
         self.listed = Counter(self.uris)  # a file listed twice is read twice

@@ -179,7 +179,7 @@ def _write_version(
     inspection = inspect_delivery(delivery, landing, engine, rules_dir=rules_dir)
     staged.write_bytes(version.raw_totals_key, table_to_parquet_bytes(inspection.totals))
     staged.write_bytes(version.raw_checks_key, inspection.checks.to_json())
-    keys = [landing.key_from_uri(uri) for uri in delivery.data_uris]
+    keys = list(delivery.data_keys)
     uris = [landing.uri(key) for key in keys]
     where = (
         f"payer {delivery.payer_account_id}, period {delivery.period_label}, manifest {delivery.manifest_key}, "

@@ -46,10 +46,6 @@ class ObjectStore(Protocol):
         """A URI the query engine can read (a local path or an s3:// URI)."""
         ...
 
-    def key_from_uri(self, uri: str) -> str:
-        """Map a URI written in a manifest (s3://bucket/key or a bare key) to a key of this store."""
-        ...
-
 
 def open_store(uri: str, aws_conn_id: str = "aws_default") -> ObjectStore:
     if uri.startswith("s3://"):

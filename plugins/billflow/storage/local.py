@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from billflow.formats.identifiers import IdentifierError, object_key, object_prefix, s3_uri
+from billflow.formats.identifiers import IdentifierError, object_key, object_prefix
 from billflow.storage.base import ObjectInfo
 
 
@@ -74,15 +74,3 @@ class LocalStore:
 
     def uri(self, key: str) -> str:
         return str(self._path(key))
-
-    def key_from_uri(self, uri: str) -> str:
-        """s3://<any bucket>/<key> -> <key>; a path under the root -> its key; a bare key -> itself."""
-        if uri.startswith("s3://"):
-            _bucket, key = s3_uri(uri)
-            return key
-        if Path(uri).is_absolute():
-            root = self.root_uri.rstrip("/") + "/"
-            if not uri.startswith(root):
-                raise IdentifierError(f"{uri} is outside the store {self.root_uri}")
-            uri = uri[len(root) :]
-        return object_key(uri)

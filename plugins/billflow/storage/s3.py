@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
 
-from billflow.formats.identifiers import bucket_name, object_key, object_prefix, s3_uri
+from billflow.formats.identifiers import bucket_name, object_key, object_prefix
 from billflow.storage.base import ObjectInfo, split_s3_uri
 
 _DELETE_BATCH = 1000  # the most keys one DeleteObjects request takes
@@ -91,12 +91,3 @@ class S3Store:
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._full(key)}"
-
-    def key_from_uri(self, uri: str) -> str:
-        """s3://<this bucket>/<root prefix>/<key> -> <key>; a bare key -> itself."""
-        if not uri.startswith("s3://"):
-            return object_key(uri)
-        bucket, key = s3_uri(uri)
-        if bucket != self.bucket or not key.startswith(self.prefix):
-            raise ValueError(f"{uri} is outside the landing zone {self.root_uri}")
-        return key[len(self.prefix) :]
