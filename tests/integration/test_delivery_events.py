@@ -41,9 +41,8 @@ def queue(s3, moto_endpoint, monkeypatch):  # noqa: F811
 
 
 def watcher_trigger(schedule):
-    (asset,) = (
-        schedule.asset_condition.objects if hasattr(schedule.asset_condition, "objects") else [schedule.asset_condition]
-    )
+    """The asset a schedule waits on and the trigger of its one watcher."""
+    asset = schedule.asset_condition
     (watcher,) = asset.watchers
     return asset, watcher.trigger
 

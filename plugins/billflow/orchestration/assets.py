@@ -42,9 +42,11 @@ def daily_load_schedule() -> Any:
     from airflow.providers.amazon.aws.triggers.sqs import SqsSensorTrigger
     from airflow.sdk import Asset, AssetOrTimeSchedule, AssetWatcher
 
+    from billflow.config import load_settings
+
     trigger = SqsSensorTrigger(
         sqs_queue=url,
-        aws_conn_id=os.environ.get("BILLFLOW_AWS_CONN_ID", "").strip() or "aws_default",
+        aws_conn_id=load_settings().aws_conn_id,
         max_messages=10,
         waiter_delay=30,
     )

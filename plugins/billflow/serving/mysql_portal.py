@@ -126,15 +126,12 @@ def _serving_periods(serving: Database) -> tuple[dt.date, ...]:
     return tuple(sorted(period for (period,) in serving.fetch_all(union) if period is not None))
 
 
-def _periods_sql(periods: Sequence[dt.date]) -> str:
-    return ", ".join(quote_literal(period.isoformat()) for period in periods)
-
-
 def _serving_rows(serving: Database, schema: str, table: str, periods: Sequence[dt.date]) -> pa.Table:
-    return serving.fetch_arrow(f"select * from {schema}.{table} where {PERIOD_COLUMN} in ({_cast_dates(periods)})")
+    return serving.fetch_arrow(f"select * from {schema}.{table} where {PERIOD_COLUMN} in ({_dates_sql(periods)})")
 
 
-def _cast_dates(periods: Sequence[dt.date]) -> str:
+def _dates_sql(periods: Sequence[dt.date]) -> str:
+    """The periods as a list of date literals (the same SQL in MySQL, DuckDB and PostgreSQL)."""
     return ", ".join(f"cast({quote_literal(p.isoformat())} as date)" for p in periods)
 
 
@@ -182,7 +179,7 @@ def _build_load_table(
         connection.execute(
             text(
                 f"insert into `{load}` ({shared}) select {shared} from `{table}` "
-                f"where {PERIOD_COLUMN} not in ({_periods_sql(periods)})"
+                f"where {PERIOD_COLUMN} not in ({_dates_sql(periods)})"
             )
         )
     insert = text(
@@ -213,7 +210,7 @@ def _check_load_table(connection: Connection, table: str, rows: pa.Table, period
         for period, count, *values in connection.execute(
             text(
                 f"select {PERIOD_COLUMN}, count(*){sums} from `{table}{LOAD_SUFFIX}` "
-                f"where {PERIOD_COLUMN} in ({_periods_sql(periods)}) group by {PERIOD_COLUMN}"
+                f"where {PERIOD_COLUMN} in ({_dates_sql(periods)}) group by {PERIOD_COLUMN}"
             )
         )
     }
