@@ -1,12 +1,10 @@
 """Bad deliveries cannot damage what is loaded: each case re-delivers payer 1's loaded September in a bad
 shape. The run fails naming the manifest and the cause, and the ledger, staged versions, warehouse marts,
 serving tables and locked invoices are exactly as they were (compared row by row), the landing zone is only
-read, and the partition still takes the next good delivery (sensed, staged and gated here; that it goes live:
-test_rejection_recovery.py)."""
+read, and the partition still takes the next good delivery (sensed and staged here; that it passes its gate
+and goes live after a rejection at each stage: test_rejection_recovery.py)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import pytest
 
@@ -139,10 +137,11 @@ def test_a_bad_redelivery_is_rejected_by_name_and_changes_nothing_that_is_loaded
         errors["finish_load"] == f"1 deliveries are not loaded and need attention:\n  - [{stage}] {key}{where}: {shown}"
     )
 
-    # the partition takes the next good delivery: it is sensed, staged and gated (test below: released)
+    # the partition takes the next good delivery: it is sensed and staged (gated and released after a
+    # rejection at each stage: test_rejection_recovery.py)
     land_legacy(home / "landing", raw_lines(PAYER_1, "legacy"), "assembly-3")
     settings = load_settings()
     sensed = steps.sense(settings)
     assert [(d.payer_account_id, d.manifest_id) for d in sensed.to_load] == [(PAYER_1, "assembly-3")]
-    candidate = steps.gate_partition(settings, steps.stage_partition(settings, sensed.to_load[0]))
-    assert (candidate.raw_rows, candidate.unblended_cost) == (12, Decimal("119.3300000000"))
+    candidate = steps.stage_partition(settings, sensed.to_load[0])
+    assert (candidate.raw_rows, candidate.staged_rows) == (12, 11)
