@@ -24,6 +24,8 @@ from billflow.staging.stage import (
 )
 from billflow.storage.base import open_store
 from tests.athena_double import AthenaOnMoto
+from tests.conftest import ROOT
+from tests.iam import ACCOUNT, denied, load_policy, recorded_calls
 from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server and its buckets
     DATA_KEY,
     LANDING,
@@ -171,7 +173,7 @@ def test_parquet_types_become_glue_types():
         hive_type(pa.duration("s"))
 
 
-def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3(
+def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3_within_the_worker_iam_policy(
     s3,  # noqa: F811
     athena,
     moto_endpoint,  # noqa: F811
@@ -181,7 +183,8 @@ def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3(
 ):
     """The DAG's own tasks (dag.test) with the landing zone and the staged area on moto's S3 and staging on
     Athena: the mapped stage and gate tasks of the payer's partition run the adapter's provider calls, and
-    the invoice figures reach serving."""
+    the invoice figures reach serving. Every AWS call of the run is one that docs/aws/iam/billflow-worker.json
+    allows, filled in with this run's buckets, prefixes, database and workgroup (tests/iam.py)."""
     import duckdb
 
     from billflow.rules import project_with_rules
@@ -205,7 +208,8 @@ def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3(
         monkeypatch.setenv(f"BILLFLOW_{name}", value)
     land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
 
-    report = load()
+    with recorded_calls(skip_files=("tests/athena_double.py",)) as calls:
+        report = load()
 
     assert loaded(report) == ["111111111111 2026-09 assembly-1"]
     assert report.states()["stage_partition.stage[111111111111 2026-09]"] == "success"
@@ -216,3 +220,28 @@ def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3(
         assert con.execute("select sum(unblended_cost), sum(line_item_count) from billing.daily_costs").fetchall() == [
             (Decimal("119.3300000000"), 12)
         ]
+    # a delivery's Glue table, its queries in the workgroup, reading the landing zone, writing the version
+    assert {(call.service, call.operation) for call in calls} == {
+        ("athena", "GetQueryExecution"),
+        ("athena", "GetQueryResults"),
+        ("athena", "StartQueryExecution"),
+        ("glue", "CreateTable"),
+        ("s3", "GetObject"),
+        ("s3", "ListObjectsV2"),
+        ("s3", "PutObject"),
+    }
+    policy = load_policy(
+        ROOT / "docs" / "aws" / "iam" / "billflow-worker.json",
+        LandingBucket=LANDING,
+        LandingPrefix="",
+        StagedBucket=STAGED,
+        StagedPrefix="",
+        AthenaResultsBucket=RESULTS,
+        AthenaResultsPrefix="queries/",
+        Region=REGION,
+        Account=ACCOUNT,
+        GlueDatabase=DATABASE,
+        AthenaWorkgroup="primary",
+        DeliveryQueueArn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:billflow-deliveries",
+    )
+    assert denied(policy, calls, REGION, "primary") == []
