@@ -28,7 +28,7 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install focus-venv dbt-parse airflow-init demo test test-fast lint bench bench-gate airflow compose-env clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo test test-fast lint bench bench-gate athena-scan airflow compose-env clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
@@ -38,6 +38,7 @@ help:
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
 	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
 	@echo "make bench-gate - time the staging gate on a generated 1M-row staged partition"
+	@echo "make athena-scan [ROWS=N] - the bytes staging a generated month on Athena would scan, and their price"
 	@echo "make compose-env - write .env for docker compose: a random value for every secret (never overwrites)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -110,6 +111,9 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(MANIFEST)
 	$(PY) -m billflow_dev bench --rows 10000000
+
+athena-scan: $(STAMP)
+	$(PY) -m billflow_dev athena-scan --rows $(or $(ROWS),10000000)
 
 bench-gate: $(STAMP)
 	$(PY) -m billflow_dev gate-bench --rows 1000000
