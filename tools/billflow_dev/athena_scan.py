@@ -98,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
     from billflow.formats.discovery import discover_deliveries
     from billflow.staging.stage import stage_delivery
     from billflow.storage.local import LocalStore
-    from billflow_dev.bench import _landing
+    from billflow_dev.bench import generated_month
 
     tag_keys = allocation_tag_keys(DBT_PROJECT_DIR / "rules" / "allocation_tag_keys.csv")  # as a load stages
-    landing_dir = _landing(args.dir.resolve(), args.rows, args.seed)
+    landing_dir = generated_month(args.dir.resolve(), args.rows, args.seed)
     landing = LocalStore(landing_dir)
     deliveries = discover_deliveries(landing).deliveries
     data_bytes = sum(info.size for info in landing.list_objects() if info.key.endswith(".parquet"))

@@ -30,8 +30,8 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _landing(work: Path, rows: int, seed: int) -> Path:
-    """Generate the month once; later runs reuse it when the options match."""
+def generated_month(work: Path, rows: int, seed: int) -> Path:
+    """The generated month of the bench (and athena-scan) in `work`: generated once, reused while the options match."""
     from billflow_dev.generator import generate_cur
 
     landing, marker = work / "landing", work / "landing.json"
@@ -65,7 +65,7 @@ def _airflow_home(work: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     work = args.dir.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    landing = _landing(work, args.rows, args.seed)
+    landing = generated_month(work, args.rows, args.seed)
     _airflow_home(work)
     home = work / "run"
     shutil.rmtree(home, ignore_errors=True)
