@@ -52,7 +52,8 @@ def cur_daily_load():
     published = tasks.publish_to_serving()
     serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
     released = tasks.release(plan)
-    tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released
+    registered = tasks.register_staged_partitions(plan)
+    registered >> tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released
     released >> tasks.export_focus()
     portal = tasks.publish_portal()
     released >> portal >> tasks.finish_load(begun, plan, released)

@@ -93,9 +93,16 @@ def requests_of(call: Call, region: str, workgroup: str) -> list[Request]:
             return [Request("s3:GetBucketLocation", (f"arn:aws:s3:::{p['Bucket']}",))]
         case "glue", "GetDatabase":
             return [Request("glue:GetDatabase", (f"{glue}:catalog", f"{glue}:database/{p['Name']}"))]
-        case "glue", "GetTable" | "CreateTable":
+        case "glue", (
+            "GetTable"
+            | "CreateTable"
+            | "UpdateTable"
+            | "GetPartitions"
+            | "BatchCreatePartition"
+            | "BatchDeletePartition"
+        ):
             database = p["DatabaseName"]
-            table = p["Name"] if call.operation == "GetTable" else p["TableInput"]["Name"]
+            table = p.get("Name") or p.get("TableName") or p["TableInput"]["Name"]
             resources = (f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}")
             return [Request(f"glue:{call.operation}", resources)]
         case "athena", "StartQueryExecution" | "GetQueryExecution" | "GetQueryResults" | "StopQueryExecution":

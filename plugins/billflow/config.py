@@ -71,6 +71,11 @@ class Settings:
     athena_output_uri: str = ""
     # the Airflow connection of the portal's MySQL database (Aurora MySQL), None: no portal tables there
     portal_mysql_conn_id: str | None = None
+    # Redshift warehouse: the Glue database holding the staged tables (billflow registers each staged
+    # version there as a partition) and the Redshift external schema that maps it (Spectrum)
+    spectrum_glue_database: str = "billflow_staged"
+    spectrum_schema: str = "spectrum"
+    spectrum_iam_role: str | None = None
 
     @property
     def warehouse_candidate_path(self) -> Path:
@@ -121,7 +126,7 @@ def load_settings() -> Settings:
         serving_path=Path(_env("BILLFLOW_SERVING_PATH", str(home / "serving.duckdb"))),
         dbt_profiles_dir=Path(_env("BILLFLOW_DBT_PROFILES_DIR", str(DBT_PROJECT_DIR / "profiles" / "embedded"))),
         serving_conn_id=os.environ.get("BILLFLOW_SERVING_CONN_ID") or None,
-        warehouse_conn_id=os.environ.get("BILLFLOW_WAREHOUSE_CONN_ID") or None,
+        warehouse_conn_id=_connection_id("BILLFLOW_WAREHOUSE_CONN_ID"),
         aws_conn_id=_env("BILLFLOW_AWS_CONN_ID", "aws_default"),
         export_uri=_env("BILLFLOW_EXPORT_URI", str(home / "exports")),
         dbt_project_dir=Path(_env("BILLFLOW_DBT_PROJECT_DIR", str(DBT_PROJECT_DIR))),
@@ -133,7 +138,32 @@ def load_settings() -> Settings:
         **_notify_settings(),
         **_query_engine_settings(),
         portal_mysql_conn_id=_connection_id("BILLFLOW_PORTAL_MYSQL_CONN_ID"),
+        spectrum_glue_database=_glue_database("BILLFLOW_SPECTRUM_GLUE_DATABASE", "billflow_staged"),
+        spectrum_schema=_sql_identifier("BILLFLOW_SPECTRUM_SCHEMA", "spectrum"),
+        spectrum_iam_role=_iam_role("BILLFLOW_SPECTRUM_IAM_ROLE"),
     )
+
+
+def _iam_role(name: str) -> str | None:
+    arn = _env(name, "")
+    if arn and not re.fullmatch(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}", arn):
+        raise ValueError(f"{name}={arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+    return arn or None
+
+
+def _glue_database(name: str, default: str) -> str:
+    database = _env(name, default)
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
+        raise ValueError(f"{name}={database!r}: a Glue database name is a-z, 0-9 and _")
+    return database
+
+
+def _sql_identifier(name: str, default: str) -> str:
+    """A schema name billflow writes into SQL unquoted: lower-case letters, digits and _, not first a digit."""
+    identifier = _env(name, default)
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", identifier):
+        raise ValueError(f"{name}={identifier!r}: a schema name here is a-z, 0-9 and _, not starting with a digit")
+    return identifier
 
 
 def _connection_id(name: str) -> str | None:
@@ -150,9 +180,7 @@ def _query_engine_settings() -> dict[str, object]:
     engine = _env("BILLFLOW_QUERY_ENGINE", "duckdb")
     if engine not in QUERY_ENGINES:
         raise ValueError(f"BILLFLOW_QUERY_ENGINE={engine!r} is not one of {', '.join(QUERY_ENGINES)}")
-    database = _env("BILLFLOW_ATHENA_DATABASE", "billflow_raw")
-    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
-        raise ValueError(f"BILLFLOW_ATHENA_DATABASE={database!r}: a Glue database name is a-z, 0-9 and _")
+    database = _glue_database("BILLFLOW_ATHENA_DATABASE", "billflow_raw")
     workgroup = _env("BILLFLOW_ATHENA_WORKGROUP", "primary")
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", workgroup):
         raise ValueError(f"BILLFLOW_ATHENA_WORKGROUP={workgroup!r} is not an Athena workgroup name")

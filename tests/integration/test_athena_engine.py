@@ -241,6 +241,7 @@ def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3_within_
         Region=REGION,
         Account=ACCOUNT,
         GlueDatabase=DATABASE,
+        SpectrumGlueDatabase="billflow_staged",
         AthenaWorkgroup="primary",
         DeliveryQueueArn=f"arn:aws:sqs:{REGION}:{ACCOUNT}:billflow-deliveries",
     )

@@ -502,8 +502,8 @@ class RedshiftBuild:
 def redshift_warehouse(warehouse: Warehouse, postgres_server) -> Iterator[RedshiftBuild]:
     """The warehouse build of the same staged versions through the dbt-redshift adapter (profiles/aws and
     the adapter's own Redshift macros) against PostgreSQL: models, seeds, data tests and unit tests. Where
-    Redshift reads the staged partitions through a Spectrum external schema, they are loaded here into
-    ordinary tables of the schema `staged` (so its views may bind: staged_source_is_external false)."""
+    a load on Redshift copies the staged versions from Spectrum into the schema `staged`, they are loaded
+    here into ordinary tables of that schema."""
     database = postgres_server.create_database("redshift")
     connection = postgres_server.connect(database)
     try:
@@ -542,8 +542,6 @@ def redshift_warehouse(warehouse: Warehouse, postgres_server) -> Iterator[Redshi
                     "tag:warehouse",
                     "--target",
                     "warehouse",
-                    "--vars",
-                    "{staged_source_is_external: false}",
                     "--project-dir",
                     str(warehouse.root / "dbt_project"),
                     "--profiles-dir",

@@ -44,3 +44,29 @@ def test_the_portal_mysql_connection_is_an_airflow_connection_id_or_unset(monkey
     monkeypatch.setenv("BILLFLOW_PORTAL_MYSQL_CONN_ID", "portal; drop table invoices")
     with pytest.raises(ValueError, match="is not an Airflow connection id"):
         load_settings()
+
+
+def test_the_redshift_warehouse_settings_have_defaults_and_refuse_what_cannot_be_a_name(monkeypatch):
+    for name in ("WAREHOUSE_CONN_ID", "SPECTRUM_GLUE_DATABASE", "SPECTRUM_SCHEMA", "SPECTRUM_IAM_ROLE"):
+        monkeypatch.delenv(f"BILLFLOW_{name}", raising=False)
+    settings = load_settings()
+    assert (settings.warehouse_conn_id, settings.spectrum_glue_database, settings.spectrum_schema) == (
+        None,
+        "billflow_staged",
+        "spectrum",
+    )
+    assert settings.spectrum_iam_role is None
+
+    monkeypatch.setenv("BILLFLOW_SPECTRUM_IAM_ROLE", "arn:aws:iam::123456789012:role/billflow-spectrum")
+    assert load_settings().spectrum_iam_role == "arn:aws:iam::123456789012:role/billflow-spectrum"
+    refused = {
+        "WAREHOUSE_CONN_ID": ("redshift;drop", "is not an Airflow connection id"),
+        "SPECTRUM_GLUE_DATABASE": ("Staged-DB", "a Glue database name is a-z, 0-9 and _"),
+        "SPECTRUM_SCHEMA": ("spectrum; drop schema marts", "a schema name here is a-z, 0-9 and _"),
+        "SPECTRUM_IAM_ROLE": ("arn:aws:iam::123:role/x' or '1", "is not an IAM role ARN"),
+    }
+    for name, (value, message) in refused.items():
+        with monkeypatch.context() as patch:
+            patch.setenv(f"BILLFLOW_{name}", value)
+            with pytest.raises(ValueError, match=message):
+                load_settings()

@@ -1,5 +1,5 @@
-"""The worker's IAM policy document (docs/aws/iam/billflow-worker.json) and the evaluation that checks the
-Athena DAG run's calls against it (tests/iam.py; the run: tests/integration/test_athena_engine.py)."""
+"""The IAM policy documents (docs/aws/iam/) and the evaluation that checks the DAG runs' calls against the
+worker's (tests/iam.py; the runs: tests/integration/test_athena_engine.py, test_redshift_warehouse.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ VALUES = {
     "Region": REGION,
     "Account": ACCOUNT,
     "GlueDatabase": "billflow_raw",
+    "SpectrumGlueDatabase": "billflow_staged",
     "AthenaWorkgroup": "billflow",
     "DeliveryQueueArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:billflow-deliveries",
 }
@@ -95,3 +96,47 @@ def test_glue_tables_other_than_a_deliverys_and_other_workgroups_are_refused(pol
 def test_a_call_with_no_iam_action_written_down_fails_the_check(policy):
     with pytest.raises(AssertionError, match="no IAM action written down for s3 PutBucketPolicy"):
         refused(policy, Call("s3", "PutBucketPolicy", {"Bucket": "billflow-staged"}))
+
+
+SPECTRUM_POLICY = ROOT / "docs" / "aws" / "iam" / "billflow-redshift-spectrum.json"
+SPECTRUM_VALUES = {
+    "StagedBucket": "billflow-staged",
+    "StagedPrefix": "billflow/",
+    "Region": REGION,
+    "Account": ACCOUNT,
+    "SpectrumGlueDatabase": "billflow_staged",
+}
+
+
+def test_the_spectrum_role_reads_the_staged_tables_and_versions_and_nothing_else():
+    policy = load_policy(SPECTRUM_POLICY, **SPECTRUM_VALUES)
+    assert sorted(set(re.findall(r"\$\{(\w+)\}", SPECTRUM_POLICY.read_text()))) == sorted(SPECTRUM_VALUES)
+    version = "billflow/versions/payer=111111111111/period=2026-09/20261001T060000000000Z-a/cur_daily/part-0.parquet"
+    staged_table = {"DatabaseName": "billflow_staged", "Name": "cur_daily"}
+
+    assert (
+        refused(
+            policy,
+            Call("glue", "GetTable", staged_table),
+            Call("glue", "GetPartitions", {"DatabaseName": "billflow_staged", "TableName": "cur_daily_tags"}),
+            Call("s3", "ListObjectsV2", {"Bucket": "billflow-staged", "Prefix": "billflow/versions/payer=1"}),
+            Call("s3", "GetObject", {"Bucket": "billflow-staged", "Key": version}),
+        )
+        == []
+    )
+    assert refused(
+        policy,
+        Call("glue", "GetTable", {"DatabaseName": "billflow_raw", "Name": "cur_daily"}),
+        Call("glue", "CreateTable", {"DatabaseName": "billflow_staged", "TableInput": {"Name": "cur_daily"}}),
+        Call("s3", "PutObject", {"Bucket": "billflow-staged", "Key": version}),
+        Call("s3", "GetObject", {"Bucket": "cur-landing", "Key": "replicated/m.json"}),
+    ) == [
+        "glue GetTable: glue:GetTable on arn:aws:glue:eu-west-1:123456789012:catalog, "
+        "arn:aws:glue:eu-west-1:123456789012:database/billflow_raw, "
+        "arn:aws:glue:eu-west-1:123456789012:table/billflow_raw/cur_daily",
+        "glue CreateTable: glue:CreateTable on arn:aws:glue:eu-west-1:123456789012:catalog, "
+        "arn:aws:glue:eu-west-1:123456789012:database/billflow_staged, "
+        "arn:aws:glue:eu-west-1:123456789012:table/billflow_staged/cur_daily",
+        f"s3 PutObject: s3:PutObject on arn:aws:s3:::billflow-staged/{version}",
+        "s3 GetObject: s3:GetObject on arn:aws:s3:::cur-landing/replicated/m.json",
+    ]

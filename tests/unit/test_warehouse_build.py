@@ -4,7 +4,6 @@ an earlier version's staged partitions are adopted as live versions on upgrade."
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -149,13 +148,6 @@ def test_a_release_interrupted_after_its_commit_is_completed_and_a_failed_build_
     assert discard_warehouse_build(settings, keep_build_id="r1") is True
     assert not settings.warehouse_candidate_path.exists()
     assert complete_warehouse_release(settings, "r3") == "stale"
-
-
-def test_a_database_server_warehouse_is_refused_with_a_clear_error(settings):
-    with pytest.raises(WarehouseBuildError, match="BILLFLOW_WAREHOUSE_CONN_ID is set"):
-        prepare_warehouse_build(
-            replace(settings, warehouse_conn_id="redshift"), LocalStore(settings.staged_uri), [], "r"
-        )
 
 
 def test_partitions_of_the_unversioned_layout_are_adopted_as_live_versions(settings):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -123,21 +124,22 @@ def remove_unreleased(settings: Settings) -> list[str]:
                 "deleted staged version %s (%s)", version.label, "replaced" if version in recorded else "never released"
             )
         mark_purged(db, [v for v in deleted if v in recorded], _now())
-    if not settings.warehouse_conn_id:
-        discard_warehouse_build(settings, keep_build_id=latest)
+    discard_warehouse_build(settings, keep_build_id=latest)
+    if settings.warehouse_conn_id and deleted:
+        from billflow.warehouse.spectrum import deregister_staged_versions
+
+        deregister_staged_versions(settings, deleted)
     return [version.label for version in deleted]
 
 
 def warehouse_is_stale(settings: Settings) -> bool:
     """Whether the live warehouse is not the one of the latest committed load release (rebuild it)."""
     from billflow.control.release import LOAD, latest_release_id
-    from billflow.warehouse.build import build_id_of
+    from billflow.warehouse.build import live_build_id
 
-    if settings.warehouse_conn_id:
-        return False
     with _serving(settings) as db:
         latest = latest_release_id(db, LOAD)
-    return latest is not None and build_id_of(settings.warehouse_path) != latest
+    return latest is not None and live_build_id(settings) != latest
 
 
 # ---------------------------------------------------------------- sense
@@ -443,6 +445,18 @@ def plan_release(settings: Settings, candidates: list[Candidate], warehouse_stal
     return plan
 
 
+def register_staged_partitions(settings: Settings, plan: Plan) -> list[str]:
+    """On a Redshift warehouse: register every version of the release as a partition of the Glue tables its
+    Spectrum schema maps (billflow.warehouse.spectrum); returns the versions registered now. A DuckDB
+    warehouse reads the staged files itself: nothing to register."""
+    if not settings.warehouse_conn_id:
+        return []
+    from billflow.engines.factory import staged_store
+    from billflow.warehouse.spectrum import register_staged_versions
+
+    return register_staged_versions(settings, staged_store(settings), plan.versions)
+
+
 def prepare_warehouse(settings: Settings, plan: Plan) -> None:
     from billflow.engines.factory import staged_store
     from billflow.warehouse.build import prepare_warehouse_build
@@ -466,13 +480,19 @@ def build_models(settings: Settings, build: str) -> dict[str, int]:
     how many nodes of each kind were built; raises DbtBuildFailed naming each failed node, with dbt's message."""
     from collections import Counter
 
+    from billflow.warehouse.build import candidate_schema_suffix
     from billflow.warehouse.dbt import invoke_dbt
 
     select, target = DBT_BUILDS[build]
     args = ["build", "--select", select, "--target", target, "--quiet", *PRODUCTION_BUILD_FLAGS]
     args += ["--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_profiles_dir)]
     args += ["--target-path", str(settings.home / "dbt-target" / build)]
-    result = invoke_dbt(args)
+    # On a warehouse server the warehouse target builds into the candidate's schemas (generate_schema_name).
+    # Set for both builds and left alone otherwise: dbt re-parses the whole project when an environment
+    # variable it read has changed since its last parse.
+    suffix = candidate_schema_suffix(settings)
+    with _environment(**({"BILLFLOW_WAREHOUSE_SCHEMA_SUFFIX": suffix} if suffix else {})):
+        result = invoke_dbt(args)
     nodes = list(result.result) if result.result is not None and hasattr(result.result, "__iter__") else []
     for r in nodes:
         log.info("dbt %s: %s %s: %s (%.1fs)", build, r.node.resource_type, r.node.name, r.status, r.execution_time)
@@ -486,6 +506,20 @@ def build_models(settings: Settings, build: str) -> dict[str, int]:
     return dict(sorted(Counter(f"{r.node.resource_type}s" for r in nodes).items()))
 
 
+@contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 FAILING_ROWS_SHOWN = 5
 
 
@@ -494,14 +528,10 @@ def _failing_rows(settings: Settings, build: str, tests: list[Any]) -> dict[str,
     names what failed in its rows (row_checks: each failed check and how many rows), not in its node."""
     if not tests:
         return {}
-    from billflow.engines.duckdb_database import DuckDBDatabase
     from billflow.engines.factory import serving_database
+    from billflow.warehouse.build import candidate_database
 
-    database = (
-        DuckDBDatabase(settings.warehouse_candidate_path, read_only=True)
-        if build == "warehouse"
-        else serving_database(settings)
-    )
+    database = candidate_database(settings) if build == "warehouse" else serving_database(settings)
     found: dict[str, str] = {}
     try:
         for test in tests:
@@ -519,14 +549,14 @@ def _failing_rows(settings: Settings, build: str, tests: list[Any]) -> dict[str,
 
 def publish(settings: Settings) -> Any:
     """Copy the candidate warehouse's marts into the serving shadow, checked to the cent."""
-    from billflow.engines.duckdb_database import DuckDBDatabase
     from billflow.engines.factory import serving_database
-    from billflow.serving.publish import publish_marts
+    from billflow.serving.publish import MARTS_SCHEMA, publish_marts
+    from billflow.warehouse.build import candidate_database, candidate_schema_suffix
 
-    warehouse = DuckDBDatabase(settings.warehouse_candidate_path, read_only=True)
+    warehouse = candidate_database(settings)
     serving = serving_database(settings)
     try:
-        return publish_marts(warehouse, serving)
+        return publish_marts(warehouse, serving, marts_schema=MARTS_SCHEMA + candidate_schema_suffix(settings))
     finally:
         warehouse.close()
         serving.close()

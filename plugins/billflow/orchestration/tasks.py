@@ -124,6 +124,15 @@ def plan_release(gated: list[dict[str, Any]] | None, begun: str | None) -> dict[
 
 
 @task(pool=DUCKDB_POOL)
+def register_staged_partitions(plan: dict[str, Any]) -> list[str]:
+    """Redshift warehouse: the release's staged versions become partitions of the Glue tables Spectrum reads
+    (nothing goes live: the candidate copies its versions by name); a DuckDB warehouse registers nothing."""
+    from billflow.orchestration import steps
+
+    return steps.register_staged_partitions(_settings(), steps.Plan.from_dict(plan))
+
+
+@task(pool=DUCKDB_POOL)
 def prepare_warehouse(plan: dict[str, Any]) -> str:
     """A new candidate warehouse holding the release's staged versions (the live one is untouched)."""
     from billflow.orchestration import steps

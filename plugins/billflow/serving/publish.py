@@ -25,27 +25,30 @@ class PublishResult:
     billing_periods: list[str]
 
 
-def publish_marts(warehouse: Database, serving: Database, schema: str = PUBLISHED_SHADOW_SCHEMA) -> PublishResult:
+def publish_marts(
+    warehouse: Database, serving: Database, schema: str = PUBLISHED_SHADOW_SCHEMA, marts_schema: str = MARTS_SCHEMA
+) -> PublishResult:
     """Replace the copy of every mart in `schema` (the serving shadow: nothing is live until the release)
-    in one serving transaction, then check it to the cent.
+    in one serving transaction, then check it to the cent. `marts_schema`: where the warehouse keeps them
+    (a Redshift candidate's schemas carry a suffix).
 
     The marts are aggregates (customer x account x service x day at most), so a full copy stays small
     and a re-run gives the same published tables.
     """
-    tables = {name: warehouse.fetch_arrow(f"select * from {MARTS_SCHEMA}.{name}") for name in PUBLISHED_MARTS}
+    tables = {name: warehouse.fetch_arrow(f"select * from {marts_schema}.{name}") for name in PUBLISHED_MARTS}
     serving.replace_tables(schema, tables)
     for name in tables:
-        _check_copy(name, warehouse, serving, schema)
+        _check_copy(name, warehouse, serving, schema, marts_schema)
     periods = sorted({p.strftime("%Y-%m") for p in tables["invoices"].column("billing_period").to_pylist()})
     rows = {name: t.num_rows for name, t in tables.items()}
     log.info("published %s for billing periods %s", rows, ", ".join(periods))
     return PublishResult(rows, periods)
 
 
-def _check_copy(name: str, warehouse: Database, serving: Database, schema: str) -> None:
+def _check_copy(name: str, warehouse: Database, serving: Database, schema: str, marts_schema: str) -> None:
     money = PUBLISHED_MARTS[name]
     sql = f"select count(*), coalesce(sum({money}), 0) from {{schema}}.{name}"
-    source = tuple(warehouse.fetch_all(sql.format(schema=MARTS_SCHEMA))[0])
+    source = tuple(warehouse.fetch_all(sql.format(schema=marts_schema))[0])
     copied = tuple(serving.fetch_all(sql.format(schema=schema))[0])
     if copied != source:
         raise PublishError(

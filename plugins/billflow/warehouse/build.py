@@ -7,6 +7,9 @@ dbt builds and tests every model there. The live file is untouched until the rel
 candidate file is renamed over it (one atomic rename; readers keep the file they opened). A failed
 build leaves the live warehouse exactly as it was.
 
+On a database server (Redshift: BILLFLOW_WAREHOUSE_CONN_ID set) the same steps build into candidate
+schemas and release by renaming them (billflow.warehouse.redshift); each function here picks the adapter.
+
 Each build records its id (the id of the release it is for) and the versions it holds in the
 `billflow_meta` schema, so a release committed just before a crash can be completed later
 (`complete_warehouse_release`) and anyone can see which deliveries a warehouse was built from.
@@ -24,7 +27,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from billflow.config import Settings
-from billflow.engines.database import arrow_to_sql_type
+from billflow.engines.database import Database, arrow_to_sql_type
 from billflow.engines.sql import quote_literal
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.versions import COST_TABLE, TAG_TABLE, VersionRef
@@ -48,13 +51,8 @@ class BuildInfo:
     tag_rows: int
 
 
-def _require_duckdb(settings: Settings) -> None:
-    if settings.warehouse_conn_id:
-        raise WarehouseBuildError(
-            "the warehouse is a database server (BILLFLOW_WAREHOUSE_CONN_ID is set): building a release "
-            "candidate there (Redshift: Spectrum partitions of the staged versions) is not supported yet; "
-            "run the warehouse on DuckDB (unset BILLFLOW_WAREHOUSE_CONN_ID)"
-        )
+def _on_server(settings: Settings) -> bool:
+    return settings.warehouse_conn_id is not None
 
 
 def _connect(path: Path, read_only: bool = False):
@@ -91,8 +89,12 @@ def prepare_warehouse_build(
     settings: Settings, store: ObjectStore, versions: Iterable[VersionRef], build_id: str
 ) -> BuildInfo:
     """A new, empty candidate warehouse holding the given staged versions, ready for `dbt build`."""
-    _require_duckdb(settings)
     chosen = tuple(sorted(versions))
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        cost_rows, tag_rows = redshift.prepare(settings, chosen, build_id)
+        return BuildInfo(build_id, chosen, cost_rows, tag_rows)
     path = settings.warehouse_candidate_path
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_file(path)
@@ -152,7 +154,11 @@ def build_id_of(path: Path) -> str | None:
 
 def release_warehouse(settings: Settings, build_id: str) -> None:
     """Make the candidate warehouse of `build_id` the live one (an atomic rename)."""
-    _require_duckdb(settings)
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        redshift.release(settings, build_id)
+        return
     candidate, live = settings.warehouse_candidate_path, settings.warehouse_path
     found = build_id_of(candidate)
     if found != build_id:
@@ -174,11 +180,11 @@ def complete_warehouse_release(settings: Settings, release_id: str | None) -> st
 
     Returns what it found: 'current' (the live warehouse is that release's), 'completed' (it was swapped in
     now) or 'stale' (neither file holds it: the next load rebuilds it)."""
-    if release_id is None or settings.warehouse_conn_id:
+    if release_id is None:
         return "current"
-    if build_id_of(settings.warehouse_path) == release_id:
+    if live_build_id(settings) == release_id:
         return "current"
-    if build_id_of(settings.warehouse_candidate_path) == release_id:
+    if candidate_build_id(settings) == release_id:
         release_warehouse(settings, release_id)
         log.warning("completed the warehouse release of %s (interrupted after its commit)", release_id)
         return "completed"
@@ -187,6 +193,10 @@ def complete_warehouse_release(settings: Settings, release_id: str | None) -> st
 
 def discard_warehouse_build(settings: Settings, keep_build_id: str | None = None) -> bool:
     """Delete a candidate warehouse left by a failed run (never the one of `keep_build_id`)."""
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        return redshift.discard(settings, keep_build_id)
     path = settings.warehouse_candidate_path
     if not path.exists() or (keep_build_id is not None and build_id_of(path) == keep_build_id):
         return False
@@ -197,6 +207,10 @@ def discard_warehouse_build(settings: Settings, keep_build_id: str | None = None
 
 def live_warehouse_versions(settings: Settings) -> list[tuple[str, str, str]]:
     """(payer, YYYY-MM, version id) of every staged version the live warehouse was built from."""
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        return redshift.live_versions(settings)
     if not settings.warehouse_path.exists():
         return []
     con = _connect(settings.warehouse_path, read_only=True)
@@ -208,3 +222,40 @@ def live_warehouse_versions(settings: Settings) -> list[tuple[str, str, str]]:
     finally:
         con.close()
     return [tuple(row) for row in rows]
+
+
+def live_build_id(settings: Settings) -> str | None:
+    """The build id of the live warehouse (None: no warehouse, or one that records none)."""
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        return redshift.build_id(settings)
+    return build_id_of(settings.warehouse_path)
+
+
+def candidate_build_id(settings: Settings) -> str | None:
+    if _on_server(settings):
+        from billflow.warehouse import redshift
+
+        return redshift.build_id(settings, redshift.CANDIDATE_SUFFIX)
+    return build_id_of(settings.warehouse_candidate_path)
+
+
+def candidate_schema_suffix(settings: Settings) -> str:
+    """What the candidate's schema names carry (none in a DuckDB candidate file: it has the live names)."""
+    if _on_server(settings):
+        from billflow.warehouse.redshift import CANDIDATE_SUFFIX
+
+        return CANDIDATE_SUFFIX
+    return ""
+
+
+def candidate_database(settings: Settings) -> Database:
+    """Read access to the candidate warehouse (its schemas carry candidate_schema_suffix)."""
+    if _on_server(settings):
+        from billflow.engines.factory import warehouse_database
+
+        return warehouse_database(settings)
+    from billflow.engines.duckdb_database import DuckDBDatabase
+
+    return DuckDBDatabase(settings.warehouse_candidate_path, read_only=True)
