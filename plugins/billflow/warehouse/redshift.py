@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from billflow.config import Settings
 from billflow.engines.database import Database
 from billflow.engines.sql import quote_literal
-from billflow.staging.versions import VersionRef
+from billflow.staging.versions import COST_TABLE, VersionRef
 from billflow.warehouse.spectrum import PARTITION_KEYS, STAGED_TABLES, external_schema_sql, partition_values
 
 log = logging.getLogger(__name__)
@@ -65,17 +65,14 @@ def _ensure_external_schema(db: Database, settings: Settings) -> None:
         )
 
 
+def _version_term(version: VersionRef) -> str:
+    values = zip(PARTITION_KEYS, partition_values(version), strict=True)
+    return "(" + " and ".join(f"{key} = {quote_literal(value)}" for key, value in values) + ")"
+
+
 def versions_filter(versions: Iterable[VersionRef]) -> str:
     """A where clause choosing exactly these versions' partitions of a Spectrum table."""
-    terms = [
-        "("
-        + " and ".join(
-            f"{key} = {quote_literal(value)}" for key, value in zip(PARTITION_KEYS, partition_values(v), strict=True)
-        )
-        + ")"
-        for v in versions
-    ]
-    return " or ".join(terms) or "1 = 0"
+    return " or ".join(_version_term(v) for v in versions) or "1 = 0"
 
 
 def prepare_sql(settings: Settings, versions: Iterable[VersionRef]) -> list[str]:
@@ -131,8 +128,6 @@ def prepare(settings: Settings, versions: Iterable[VersionRef], build_id: str) -
 def _check_every_version_copied(db: Database, versions: list[VersionRef]) -> None:
     """A version registered in Glue whose files Spectrum cannot read would leave the warehouse without it.
     A release holds one version per (payer, period), so a partition with no rows names the version."""
-    from billflow.staging.versions import COST_TABLE
-
     counts = db.fetch_all(
         f"select payer_account_id, billing_period, count(*) from {STAGED_SCHEMA_NAME}{CANDIDATE_SUFFIX}.{COST_TABLE} "
         "group by payer_account_id, billing_period"
