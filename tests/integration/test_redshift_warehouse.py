@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
@@ -175,6 +176,14 @@ def test_daily_loads_on_redshift_register_each_version_in_glue_and_release_only_
         (Decimal("119.3300000000"), 12)
     ]
     assert aws.schemas() == sorted([*WAREHOUSE_SCHEMAS, SPECTRUM_SCHEMA, "spectrum_double_load"])
+    # the FOCUS export reads the live Redshift mart: BilledCost is the unblended cost
+    [exported] = first.returns["export_focus"]
+    focus = pq.read_table(exported)
+    assert exported.endswith("billing_period=2026-09/focus-2026-09.parquet")
+    assert (sum(focus.column("BilledCost").to_pylist()), set(focus.column("BillingAccountId").to_pylist())) == (
+        Decimal("119.3300000000"),
+        {PAYER},
+    )
     assert aws.warehouse("select build_id from billflow_meta.build") == [(first.returns["plan_release"]["release_id"],)]
     # the worker's AWS calls: reading the landing zone, writing the version, the staged Glue tables
     assert {(call.service, call.operation) for call in calls} == {
