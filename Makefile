@@ -28,10 +28,11 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install focus-venv dbt-parse airflow-init demo test test-fast lint bench bench-gate athena-scan airflow compose-env clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo demo-aws test test-fast lint bench bench-gate athena-scan airflow compose-env clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
+	@echo "make demo-aws - the same demo on the AWS adapters: moto for S3, Glue and Athena, PostgreSQL for Redshift and Aurora"
 	@echo "make test   - install and run the test suite"
 	@echo "make test-fast - the unit tests only (no servers, no full loads): the edit-test loop"
 	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
@@ -85,16 +86,31 @@ airflow-init: $(STAMP) $(MANIFEST)
 	$(BIN)/airflow pools set billflow_duckdb 1 "one writer at a time on the embedded DuckDB files" > /dev/null
 	$(BIN)/airflow pools set billflow_staging 4 "parallel staging queries" > /dev/null
 
-demo: airflow-init
-	$(PY) -m billflow_dev generate-cur --out $(BILLFLOW_HOME)/landing --period $(DEMO_PERIOD) --format mixed \
+# the demo's deliveries (last month final, this month so far) into the folder $(1)
+define generate_demo_cur
+	$(PY) -m billflow_dev generate-cur --out $(1) --period $(DEMO_PERIOD) --format mixed \
 		--payers 2 --accounts 4 --rows 200000 --seed 42 --final --quiet
-	$(PY) -m billflow_dev generate-cur --out $(BILLFLOW_HOME)/landing --period $(CURRENT_PERIOD) --format mixed \
+	$(PY) -m billflow_dev generate-cur --out $(1) --period $(CURRENT_PERIOD) --format mixed \
 		--payers 2 --accounts 4 --days $$(( $(CURRENT_DAYS) > 0 ? $(CURRENT_DAYS) : 1 )) --rows 100000 --seed 43 --quiet
+endef
+
+demo: airflow-init
+	$(call generate_demo_cur,$(BILLFLOW_HOME)/landing)
 	$(BIN)/airflow dags test cur_daily_load --conf '{"force_reload": true}' > $(BILLFLOW_HOME)/cur_daily_load.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_daily_load.log; exit 1)
 	$(BIN)/airflow dags test cur_monthly_close > $(BILLFLOW_HOME)/cur_monthly_close.log 2>&1 \
 		|| (tail -50 $(BILLFLOW_HOME)/cur_monthly_close.log; exit 1)
 	$(BIN)/billflow invoices --by-rule $(DEMO_PERIOD)
+
+# the same deliveries on the AWS adapters with no account: moto (S3, Glue, Athena), PostgreSQL started from the
+# machine's binaries for Redshift and Aurora (tools/billflow_dev/demo_aws.py); prints the same invoices as demo
+demo-aws: airflow-init
+	rm -rf $(BILLFLOW_HOME)/demo-aws $(BILLFLOW_HOME)/demo-aws-landing
+	$(call generate_demo_cur,$(BILLFLOW_HOME)/demo-aws-landing)
+	$(PY) -m billflow_dev demo-aws --landing $(BILLFLOW_HOME)/demo-aws-landing --by-rule $(DEMO_PERIOD) \
+		--report $(BILLFLOW_HOME)/demo-aws-invoices.txt > $(BILLFLOW_HOME)/demo-aws.log 2>&1 \
+		|| (tail -50 $(BILLFLOW_HOME)/demo-aws.log; exit 1)
+	cat $(BILLFLOW_HOME)/demo-aws-invoices.txt
 
 # the whole suite, spread over the machine's cores (a test module stays on one worker: its fixtures load once);
 # the 25 slowest steps are listed at the end

@@ -8,11 +8,9 @@ missing: the serving database of the compose and AWS deployments is PostgreSQL.
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -22,41 +20,18 @@ from pathlib import Path
 
 import pytest
 
-PG_BINARIES = ("initdb", "pg_ctl", "postgres")
-INSTALL_HINT = "on Debian/Ubuntu: apt-get install postgresql-15 (or postgresql)"
+from billflow_dev.aws import postgres
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _has_binaries(bindir: str | Path) -> bool:
-    return all((Path(bindir) / name).is_file() for name in PG_BINARIES)
+    return postgres.free_port()
 
 
 def find_pg_bindir() -> Path:
-    """The folder holding initdb, pg_ctl and postgres: pg_config --bindir, the Debian folders, then PATH."""
-    candidates: list[str] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        done = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        if done.returncode == 0:
-            candidates.append(done.stdout.strip())
-    debian = glob.glob("/usr/lib/postgresql/*/bin")
-    candidates += sorted(debian, key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)[::-1]
-    initdb = shutil.which("initdb")
-    if initdb:
-        candidates.append(str(Path(initdb).parent))
-    for bindir in candidates:
-        if _has_binaries(bindir):
-            return Path(bindir)
-    looked = ", ".join(candidates) or "(pg_config not on PATH, no /usr/lib/postgresql/*/bin, no initdb on PATH)"
-    pytest.fail(
-        f"PostgreSQL server binaries {', '.join(PG_BINARIES)} not found; looked in: {looked}. {INSTALL_HINT}",
-        pytrace=False,
-    )
+    try:
+        return postgres.find_pg_bindir()
+    except postgres.PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -108,60 +83,15 @@ class PostgresServer:
         return name
 
 
-def _cluster_owner() -> pwd.struct_passwd | None:
-    """None when we are not root; else the postgres user, who owns the cluster (initdb refuses root)."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam("postgres")
-    except KeyError:
-        pytest.fail("running as root but there is no `postgres` user to own the test cluster; " + INSTALL_HINT)
-
-
-def _as_cluster_owner(argv: list[str]) -> list[str]:
-    if _cluster_owner() is None:
-        return argv
-    runuser = shutil.which("runuser")
-    if not runuser:
-        pytest.fail("running as root: runuser (util-linux) is needed to start PostgreSQL as the postgres user")
-    return [runuser, "-u", "postgres", "--", *argv]
-
-
-def _run(argv: list[str], what: str) -> None:
-    done = subprocess.run(_as_cluster_owner(argv), capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"{what} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster on a free 127.0.0.1 port for the test session (trust auth, user postgres)."""
-    bindir = find_pg_bindir()
-    base = Path(tempfile.mkdtemp(prefix="billflow-test-pg-"))
-    owner = _cluster_owner()
-    if owner is not None:
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    data, log = base / "data", base / "server.log"
-    _run(
-        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N"],
-        "initdb",
-    )
-    port = free_port()
-    options = (
-        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c timezone=UTC"
-    )
-    pg_ctl = str(bindir / "pg_ctl")
-    _run([pg_ctl, "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"], "pg_ctl start")
+    """A PostgreSQL cluster on a free 127.0.0.1 port for the test session (trust auth, user postgres):
+    billflow_dev.aws.postgres, which the tests fail, never skip, without."""
     try:
-        yield PostgresServer("127.0.0.1", port, "postgres", bindir, base)
-    finally:
-        subprocess.run(
-            _as_cluster_owner([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        with postgres.postgres_cluster(Path(tempfile.mkdtemp(prefix="billflow-test-pg-"))) as cluster:
+            yield PostgresServer(cluster.host, cluster.port, cluster.user, cluster.bindir, cluster.socket_dir)
+    except postgres.PostgresUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 # ---------------------------------------------------------------- MariaDB (the portal's Aurora MySQL)

@@ -1,6 +1,6 @@
 """The Athena adapter (billflow.engines.athena_engine) stages a delivery on S3 through the Amazon provider's
 Glue and Athena hooks against a moto server started here: the same version as the DuckDB adapter stages
-from the same files, to the cent. moto runs no SQL: tests/athena_double.py runs each statement moto
+from the same files, to the cent. moto runs no SQL: tools/billflow_dev/aws/athena_double.py runs each statement moto
 accepts (a test double, and it says what it cannot show)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from billflow.staging.stage import (
     stage_delivery,
 )
 from billflow.storage.base import open_store
-from tests.athena_double import AthenaOnMoto
+from billflow_dev.aws.athena_double import AthenaOnMoto
 from tests.conftest import ROOT
 from tests.iam import ACCOUNT, denied, load_policy, recorded_calls
 from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server and its buckets
@@ -208,7 +208,7 @@ def test_a_daily_dag_run_on_the_athena_engine_loads_the_delivery_from_s3_within_
         monkeypatch.setenv(f"BILLFLOW_{name}", value)
     land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
 
-    with recorded_calls(skip_files=("tests/athena_double.py",)) as calls:
+    with recorded_calls(skip_files=("tools/billflow_dev/aws/athena_double.py",)) as calls:
         report = load()
 
     assert loaded(report) == ["111111111111 2026-09 assembly-1"]

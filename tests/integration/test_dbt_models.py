@@ -1,6 +1,6 @@
 """dbt project end to end on DuckDB: staged Parquet -> warehouse marts -> serving models; and the same
-warehouse build through the dbt-redshift adapter against PostgreSQL (tests/redshift_proxy.py), whose marts
-must equal DuckDB's to the cent.
+warehouse build through the dbt-redshift adapter against PostgreSQL (billflow_dev.aws.redshift_proxy),
+whose marts must equal DuckDB's to the cent.
 
 The staged partitions are written here by hand (a few rows, exact decimals) and priced with the demo
 rule set of the seeds, so that every expected invoice figure below can be checked with pencil and paper
@@ -64,8 +64,8 @@ from billflow.staging.versions import COST_TABLE, TAG_TABLE, VersionRef
 from billflow.storage.local import LocalStore
 from billflow.warehouse.build import STAGED_SOURCE_SCHEMA, prepare_warehouse_build
 from billflow.warehouse.dbt import invoke_dbt
+from billflow_dev.aws.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
 from tests.conftest import reused_home
-from tests.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
 
 PROFILES_DIR = DBT_PROJECT_DIR / "profiles" / "embedded"
 # this test's own rule set (CSV seeds), so that the demo rule set can change without touching it

@@ -3,9 +3,9 @@ area on a moto S3, the staged versions registered as partitions of Glue tables (
 built by the dbt-redshift adapter in candidate schemas and released by renaming them, serving on PostgreSQL
 (the Aurora PostgreSQL profile).
 
-PostgreSQL stands in for Redshift (tests/redshift_proxy.py lets the Redshift driver talk to it) and for
-Spectrum (tests/spectrum_double.py, a test double, fills PostgreSQL tables from the partitions moto's Glue
-accepts)."""
+PostgreSQL stands in for Redshift (billflow_dev.aws.redshift_proxy lets the Redshift driver talk to it)
+and for Spectrum (billflow_dev.aws.spectrum_double, a test double, fills PostgreSQL tables from the
+partitions moto's Glue accepts)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ from billflow.warehouse.redshift import (
     release_sql,
 )
 from billflow.warehouse.spectrum import PARTITION_KEYS, SpectrumError, external_schema_sql, partition_values
+from billflow_dev.aws.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
+from billflow_dev.aws.spectrum_double import SpectrumOnPostgres
 from tests.conftest import ROOT, reused_home
 from tests.iam import ACCOUNT, denied, load_policy, recorded_calls
 from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server and its buckets
@@ -52,12 +54,10 @@ from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server 
     s3,
 )
 from tests.rawcur import raw_table
-from tests.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
 from tests.reliability.conftest import RULES
 from tests.reliability.deliveries import scaled
 from tests.reliability.test_release_checks import add_warehouse_test
 from tests.runs import DagRunFailed, load, loaded
-from tests.spectrum_double import SpectrumOnPostgres
 from tests.unit.test_warehouse_build import SEPT, staged_rows
 
 GLUE_DATABASE, SPECTRUM_SCHEMA = "billflow_staged", "spectrum"
@@ -160,7 +160,7 @@ def test_daily_loads_on_redshift_register_each_version_in_glue_and_release_only_
 ):
     land_legacy_delivery(s3, "assembly-1", raw_table("legacy"))
 
-    with recorded_calls(skip_files=("tests/spectrum_double.py",)) as calls:
+    with recorded_calls(skip_files=("tools/billflow_dev/aws/spectrum_double.py",)) as calls:
         first = load()
 
     assert loaded(first) == [f"{PAYER} 2026-09 assembly-1"]
@@ -198,7 +198,10 @@ def test_daily_loads_on_redshift_register_each_version_in_glue_and_release_only_
     # a re-delivery that fails a warehouse test: registered in Glue, yet nothing of it goes live
     add_warehouse_test(Path(load_settings().dbt_project_dir), "assert_no_poisoned_delivery", POISON_TEST)
     land_legacy_delivery(s3, "poisoned-2", scaled(raw_table("legacy"), "2"))
-    with pytest.raises(DagRunFailed) as failed, recorded_calls(skip_files=("tests/spectrum_double.py",)) as later:
+    with (
+        pytest.raises(DagRunFailed) as failed,
+        recorded_calls(skip_files=("tools/billflow_dev/aws/spectrum_double.py",)) as later,
+    ):
         load()
     assert "assert_no_poisoned_delivery" in failed.value.outcome.errors["dbt_build_warehouse"]
     assert [values[2].endswith("-poisoned-2") for _, values in aws.spectrum.loaded] == [False, False, True, True]
@@ -210,7 +213,7 @@ def test_daily_loads_on_redshift_register_each_version_in_glue_and_release_only_
     # the next good re-delivery replaces the month. The failed run's version is deleted and its partitions
     # go with it; the replaced version stays (retained for audit) but only the released one is read
     land_legacy_delivery(s3, "good-3", scaled(raw_table("legacy"), "3"))
-    with recorded_calls(skip_files=("tests/spectrum_double.py",)) as last:
+    with recorded_calls(skip_files=("tools/billflow_dev/aws/spectrum_double.py",)) as last:
         third = load()
 
     assert loaded(third) == [f"{PAYER} 2026-09 good-3"]

@@ -1,7 +1,7 @@
 """Every statement of the staging step, rendered for Athena (billflow.engines.athena_sql), is valid Trino and
 gives on the same files what the DuckDB adapter gives: staged rows, cost by tag, raw totals and each raw
 check, value for value (money to the last of its ten decimals). The Trino runs on DuckDB through
-tests/athena_double.py, a test double that says what it cannot show."""
+tools/billflow_dev/aws/athena_double.py, a test double that says what it cannot show."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from billflow.staging.raw_checks import (
     render_inspection_sql,
 )
 from billflow.staging.stage import fragment, render_stage_sql, render_tags_sql, typed_projection
+from billflow_dev.aws.athena_double import TrinoOnDuckDB
 from billflow_dev.csv_cur import csv_to_parquet
-from tests.athena_double import TrinoOnDuckDB
 from tests.fixtures import EXTERNAL
 from tests.rawcur import PAYER, raw_table, write_raw
 
