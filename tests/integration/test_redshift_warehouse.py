@@ -43,6 +43,7 @@ from billflow.warehouse.redshift import (
 from billflow.warehouse.spectrum import PARTITION_KEYS, SpectrumError, external_schema_sql, partition_values
 from billflow_dev.aws.redshift_proxy import REDSHIFT_CATALOG_SQL, RedshiftProtocolShim
 from billflow_dev.aws.spectrum_double import SpectrumOnPostgres
+from billflow_dev.demo_aws import warehouse_and_serving_settings
 from tests.conftest import ROOT, reused_home
 from tests.iam import ACCOUNT, denied, load_policy, recorded_calls
 from tests.integration.test_s3_landing import (  # noqa: F401 - the moto server and its buckets
@@ -123,28 +124,12 @@ def aws(s3, moto_endpoint, postgres_server, tmp_path_factory, monkeypatch, airfl
     settings = {
         "BILLFLOW_HOME": str(home),
         "BILLFLOW_DBT_PROJECT_DIR": str(project_with_rules(RULES, home / "dbt_project")),
-        "BILLFLOW_DBT_PROFILES_DIR": str(Path(load_settings().dbt_project_dir) / "profiles" / "aws"),
         "BILLFLOW_LANDING_URI": f"s3://{LANDING}",
         "BILLFLOW_STAGED_URI": f"s3://{STAGED}/billflow",
-        "BILLFLOW_WAREHOUSE_CONN_ID": "billflow_warehouse",
-        "BILLFLOW_SERVING_CONN_ID": "billflow_serving",
         "BILLFLOW_SPECTRUM_GLUE_DATABASE": GLUE_DATABASE,
         "BILLFLOW_SPECTRUM_SCHEMA": SPECTRUM_SCHEMA,
-        "AIRFLOW_CONN_BILLFLOW_WAREHOUSE": _postgres_connection(postgres_server, warehouse_db),
-        "AIRFLOW_CONN_BILLFLOW_SERVING": _postgres_connection(postgres_server, serving_db),
-        # dbt's profiles/aws: the warehouse through the Redshift driver (the shim), serving on PostgreSQL
-        "BILLFLOW_REDSHIFT_HOST": shim.host,
-        "BILLFLOW_REDSHIFT_PORT": str(shim.port),
-        "BILLFLOW_REDSHIFT_USER": postgres_server.user,
-        "BILLFLOW_REDSHIFT_PASSWORD": "unused-with-trust-auth",
-        "BILLFLOW_REDSHIFT_DBNAME": warehouse_db,
-        "BILLFLOW_REDSHIFT_SSLMODE": "disable",
-        "BILLFLOW_PG_HOST": postgres_server.host,
-        "BILLFLOW_PG_PORT": str(postgres_server.port),
-        "BILLFLOW_PG_USER": postgres_server.user,
-        "BILLFLOW_PG_PASSWORD": "unused-with-trust-auth",
-        "BILLFLOW_PG_DBNAME": serving_db,
-        "BILLFLOW_PG_SSLMODE": "disable",
+        # Redshift through the protocol shim, Aurora PostgreSQL: the databases above, dbt's profiles/aws
+        **warehouse_and_serving_settings(postgres_server, shim, warehouse_db, serving_db),
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)

@@ -106,6 +106,10 @@ def _client(service: str, endpoint: str) -> Any:
 
 def _create_aws_resources(endpoint: str, landing: Path) -> None:
     """The three buckets, the two Glue databases, and the deliveries uploaded as AWS writes them."""
+    import urllib.request
+
+    # moto keeps its accounts' state per process, not per server: start from an empty one
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     s3, glue = _client("s3", endpoint), _client("glue", endpoint)
     for bucket in (LANDING, STAGED, RESULTS):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
@@ -177,47 +181,47 @@ def _redshift_shim(cluster: Any) -> Any:
 
 
 def _settings(home: Path, cluster: Any, shim: Any) -> dict[str, str]:
-    from billflow.config import DBT_PROJECT_DIR
-
-    serving = _create_database(cluster, "aurora")
-
-    def postgres_connection(database: str) -> str:
-        return json.dumps(
-            {
-                "conn_type": "postgres",
-                "host": cluster.host,
-                "port": cluster.port,
-                "login": cluster.user,
-                "schema": database,
-            }
-        )
-
     return {
         "BILLFLOW_HOME": str(home),
-        "BILLFLOW_DBT_PROFILES_DIR": str(DBT_PROJECT_DIR / "profiles" / "aws"),
         "BILLFLOW_LANDING_URI": f"s3://{LANDING}",
         "BILLFLOW_STAGED_URI": f"s3://{STAGED}",
         "BILLFLOW_QUERY_ENGINE": "athena",
         "BILLFLOW_ATHENA_DATABASE": RAW_DATABASE,
         "BILLFLOW_ATHENA_OUTPUT_URI": f"s3://{RESULTS}/queries/",
-        "BILLFLOW_WAREHOUSE_CONN_ID": "billflow_warehouse",
-        "BILLFLOW_SERVING_CONN_ID": "billflow_serving",
         "BILLFLOW_SPECTRUM_GLUE_DATABASE": STAGED_DATABASE,
         "BILLFLOW_SPECTRUM_SCHEMA": SPECTRUM_SCHEMA,
         "BILLFLOW_EXPORT_URI": str(home / "exports"),
-        "AIRFLOW_CONN_BILLFLOW_WAREHOUSE": postgres_connection("redshift"),
-        "AIRFLOW_CONN_BILLFLOW_SERVING": postgres_connection(serving),
+        **warehouse_and_serving_settings(cluster, shim, "redshift", _create_database(cluster, "aurora")),
+    }
+
+
+def warehouse_and_serving_settings(cluster: Any, shim: Any, warehouse_db: str, serving_db: str) -> dict[str, str]:
+    """A Redshift warehouse and an Aurora PostgreSQL serving database, both databases of one PostgreSQL
+    cluster (`cluster`: host, port, user): billflow's connections to them, and dbt's aws profile, whose
+    warehouse target goes through the Redshift protocol shim. The demo and the tests use the same."""
+    from billflow.config import DBT_PROJECT_DIR
+
+    def postgres_connection(database: str) -> str:
+        fields = {"host": cluster.host, "port": cluster.port, "login": cluster.user, "schema": database}
+        return json.dumps({"conn_type": "postgres", **fields})
+
+    return {
+        "BILLFLOW_DBT_PROFILES_DIR": str(DBT_PROJECT_DIR / "profiles" / "aws"),
+        "BILLFLOW_WAREHOUSE_CONN_ID": "billflow_warehouse",
+        "BILLFLOW_SERVING_CONN_ID": "billflow_serving",
+        "AIRFLOW_CONN_BILLFLOW_WAREHOUSE": postgres_connection(warehouse_db),
+        "AIRFLOW_CONN_BILLFLOW_SERVING": postgres_connection(serving_db),
         "BILLFLOW_REDSHIFT_HOST": shim.host,
         "BILLFLOW_REDSHIFT_PORT": str(shim.port),
         "BILLFLOW_REDSHIFT_USER": cluster.user,
         "BILLFLOW_REDSHIFT_PASSWORD": "unused-with-trust-auth",
-        "BILLFLOW_REDSHIFT_DBNAME": "redshift",
+        "BILLFLOW_REDSHIFT_DBNAME": warehouse_db,
         "BILLFLOW_REDSHIFT_SSLMODE": "disable",
         "BILLFLOW_PG_HOST": cluster.host,
         "BILLFLOW_PG_PORT": str(cluster.port),
         "BILLFLOW_PG_USER": cluster.user,
         "BILLFLOW_PG_PASSWORD": "unused-with-trust-auth",
-        "BILLFLOW_PG_DBNAME": serving,
+        "BILLFLOW_PG_DBNAME": serving_db,
         "BILLFLOW_PG_SSLMODE": "disable",
     }
 
