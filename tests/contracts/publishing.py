@@ -145,3 +145,51 @@ def test_a_failed_publication_leaves_the_previous_copy_in_place(tmp_path, servin
 
     assert serving.fetch_all("select total_amount from published_shadow.invoices") == [(Decimal("30.00"),)]
     assert serving.fetch_all("select amount from published_shadow.invoice_lines") == [(Decimal("30.00"),)]
+
+
+def test_a_mart_larger_than_a_batch_streams_through_whole_and_to_the_cent(tmp_path, serving):
+    # 250 rows of 0.0000000001 .. 0.0000000250 in batches of 100: 3 batches, sum 250*251/2 = 31375 units
+    serving.replace_tables(
+        "marts",
+        {
+            "daily_costs": pa.table(
+                {
+                    "n": pa.array(range(1, 251), pa.int64()),
+                    "cost": pa.array([Decimal(n) / 10**10 for n in range(1, 251)], MONEY),
+                }
+            )
+        },
+    )
+
+    reader = serving.stream_arrow("select n, cost from marts.daily_costs order by n", batch_rows=100)
+    sizes, total, first_numbers = [], Decimal(0), []
+    for batch in reader:
+        sizes.append(batch.num_rows)
+        total += sum(batch.column(1).to_pylist(), Decimal(0))
+        first_numbers.append(batch.column(0)[0].as_py())
+
+    assert sizes == [100, 100, 50]
+    assert first_numbers == [1, 101, 201]
+    assert total == Decimal("0.0000031375")
+    assert str(reader.schema.field("cost").type) == "decimal128(38, 10)"
+    # the database is usable as before once the stream is read (a PostgreSQL stream's transaction is over)
+    with serving.transaction():
+        serving.execute("delete from marts.daily_costs where n > 10")
+    assert serving.fetch_all("select count(*) from marts.daily_costs") == [(10,)]
+
+
+def test_a_warehouse_stream_into_replace_tables_copies_a_mart_batch_by_batch(tmp_path, serving):
+    warehouse = DuckDBDatabase(tmp_path / "w.duckdb")
+    rows = pa.table(
+        {"billing_period": [date(2026, 9, 1)] * 250, "billed_cost": pa.array([Decimal("0.01")] * 250, MONEY)}
+    )
+    warehouse.replace_tables("marts", {"daily_costs": rows})
+
+    serving.replace_tables(
+        "copied", {"daily_costs": warehouse.stream_arrow("select * from marts.daily_costs", batch_rows=100)}
+    )
+
+    assert serving.fetch_all("select count(*), sum(billed_cost) from copied.daily_costs") == [
+        (250, Decimal("2.5000000000"))
+    ]
+    warehouse.close()

@@ -11,6 +11,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+STREAM_BATCH_ROWS = 100_000
+Rows = pa.Table | pa.RecordBatchReader
+
 
 class Database(Protocol):
     name: str
@@ -21,13 +24,18 @@ class Database(Protocol):
 
     def fetch_arrow(self, sql: str) -> pa.Table: ...
 
+    def stream_arrow(self, sql: str, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
+        """The result in batches of at most `batch_rows` rows, read as they are consumed: a mart of any size
+        passes through this process a batch at a time, never whole."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Statements inside commit together or not at all."""
         ...
 
-    def replace_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
+    def replace_tables(self, schema: str, tables: Mapping[str, Rows]) -> None:
         """Make each schema.table hold exactly its rows (created from the Arrow schema), all in one
-        transaction: readers see the old set or the new one."""
+        transaction: readers see the old set or the new one. A RecordBatchReader is consumed as it is read."""
         ...
 
     def close(self) -> None: ...
@@ -54,6 +62,12 @@ def create_table_sql(schema: str, table: str, arrow_schema: pa.Schema) -> str:
     return f"create table {schema}.{table} (\n    {columns}\n)"
 
 
-def iter_batches(rows: pa.Table, size: int = 50_000) -> Iterator[pa.Table]:
+def iter_batches(rows: Rows, size: int = 50_000) -> Iterator[pa.Table]:
+    """`rows` in tables of at most `size` rows (a reader's batches as they arrive)."""
+    if isinstance(rows, pa.RecordBatchReader):
+        for batch in rows:
+            for start in range(0, batch.num_rows, size):
+                yield pa.Table.from_batches([batch.slice(start, size)], schema=rows.schema)
+        return
     for start in range(0, rows.num_rows, size):
         yield rows.slice(start, size)

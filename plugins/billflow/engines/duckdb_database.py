@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from billflow.engines.database import create_table_sql
+from billflow.engines.database import STREAM_BATCH_ROWS, Rows, create_table_sql
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ class DuckDBDatabase:
     def fetch_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
+    def stream_arrow(self, sql: str, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
+        # a cursor of its own: the reader stays valid while this connection runs other statements
+        return self.con.cursor().sql(sql).to_arrow_reader(batch_rows)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Statements inside commit together; a transaction inside another one joins it."""
@@ -71,7 +75,7 @@ class DuckDBDatabase:
         finally:
             self._in_transaction = False
 
-    def replace_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
+    def replace_tables(self, schema: str, tables: Mapping[str, Rows]) -> None:
         with self.transaction():
             self.con.execute(f"create schema if not exists {schema}")
             for table, rows in tables.items():

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
 
-from billflow.engines.database import create_table_sql, iter_batches
+from billflow.engines.database import STREAM_BATCH_ROWS, Rows, create_table_sql, iter_batches
 
 
 def _pyformat(sql: str) -> str:
@@ -63,6 +64,7 @@ class PostgresDatabase:
         self.con = connection
         self.con.autocommit = True
         self._in_transaction = False
+        self._streams = 0  # open stream_arrow cursors
 
     @classmethod
     def from_airflow(cls, conn_id: str) -> PostgresDatabase:
@@ -86,9 +88,47 @@ class PostgresDatabase:
             cur.execute(sql)
             columns = list(cur.description)
             rows = cur.fetchall()
-        return pa.table(
-            {column.name: _arrow_column(column, [row[i] for row in rows]) for i, column in enumerate(columns)}
-        )
+        return _arrow_table(columns, rows)
+
+    def stream_arrow(self, sql: str, batch_rows: int = STREAM_BATCH_ROWS) -> pa.RecordBatchReader:
+        """A server-side cursor read `batch_rows` at a time; the column types are the declared ones of the
+        first batch (numeric(38, 10) -> decimal128(38, 10)), which every later batch keeps. A named cursor
+        lives in a transaction: outside one, a read-only transaction is opened for the open streams and
+        ended when the last of them is read or closed."""
+        cursor = self._open_stream()
+        try:
+            cursor.execute(sql)
+            first = cursor.fetchmany(batch_rows)
+            columns = list(cursor.description)
+            head = _arrow_table(columns, first)
+        except BaseException:
+            self._end_stream(cursor)
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from head.to_batches()
+                while rows := cursor.fetchmany(batch_rows):
+                    yield from _arrow_table(columns, rows).cast(head.schema).to_batches()
+            finally:
+                self._end_stream(cursor)
+
+        return pa.RecordBatchReader.from_batches(head.schema, batches())
+
+    def _open_stream(self) -> Any:
+        if not self._in_transaction and not self._streams:
+            self.con.autocommit = False
+        self._streams += 1
+        return self.con.cursor(name=f"billflow_stream_{next(_STREAMS)}")
+
+    def _end_stream(self, cursor: Any) -> None:
+        try:
+            cursor.close()
+        finally:
+            self._streams -= 1
+            if not self._in_transaction and not self._streams:
+                self.con.commit()
+                self.con.autocommit = True
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -108,13 +148,13 @@ class PostgresDatabase:
             self._in_transaction = False
             self.con.autocommit = True
 
-    def replace_tables(self, schema: str, tables: Mapping[str, pa.Table]) -> None:
+    def replace_tables(self, schema: str, tables: Mapping[str, Rows]) -> None:
         with self.transaction():
             self.execute(f"create schema if not exists {schema}")
             for table, rows in tables.items():
                 self.execute(f"drop table if exists {schema}.{table}")
                 self.execute(create_table_sql(schema, table, rows.schema))
-                columns = ", ".join(rows.column_names)
+                columns = ", ".join(rows.schema.names)
                 statement = f"copy {schema}.{table} ({columns}) from stdin with (format csv, null '\\N')"
                 with self.con.cursor() as cur:
                     for batch in iter_batches(rows):
@@ -122,6 +162,13 @@ class PostgresDatabase:
 
     def close(self) -> None:
         self.con.close()
+
+
+def _arrow_table(columns: list[Any], rows: list[tuple[Any, ...]]) -> pa.Table:
+    return pa.table({column.name: _arrow_column(column, [row[i] for row in rows]) for i, column in enumerate(columns)})
+
+
+_STREAMS = itertools.count()
 
 
 def _copy_csv(cursor: Any, statement: str, buffer: io.StringIO) -> None:

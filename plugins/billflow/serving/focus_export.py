@@ -8,13 +8,15 @@ names (the mart keeps portable snake_case names); money stays decimal128(38, 10)
 
 from __future__ import annotations
 
-import io
 import logging
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from billflow.engines.database import Database
@@ -89,24 +91,40 @@ def export_focus(warehouse: Database, store: ObjectStore) -> list[FocusExport]:
 
 
 def _export_period(warehouse: Database, store: ObjectStore, period: date) -> FocusExport:
+    """Stream the period's mart rows into a local Parquet file a batch at a time (the mart never sits whole
+    in this process), check the file's rows and BilledCost against the mart's own totals, then store it."""
     label = f"{period:%Y-%m}"
     where = f"where billing_period = date '{period.isoformat()}'"
     columns = ", ".join(FOCUS_COLUMNS)
     order = "billing_account_id, sub_account_id, charge_period_start, x_line_item_type, x_product_code, x_usage_type"
-    mart = warehouse.fetch_arrow(f"select {columns} from {MART} {where} order by {order}")
-    table = to_focus_table(mart)
-    expected = warehouse.fetch_all(f"select count(*), coalesce(sum(billed_cost), 0) from {MART} {where}")[0]
-    billed = _decimal_sum(table.column("BilledCost"))
-    if (table.num_rows, billed) != (int(expected[0]), Decimal(expected[1])):
-        raise FocusExportError(
-            f"FOCUS {label}: {table.num_rows} rows / BilledCost {billed}, the mart {expected[0]} / {expected[1]}"
+    with tempfile.TemporaryDirectory(prefix="billflow-focus-") as scratch:
+        path = Path(scratch) / f"focus-{label}.parquet"
+        rows, billed = _write_focus_file(
+            warehouse.stream_arrow(f"select {columns} from {MART} {where} order by {order}"), path
         )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="snappy")
-    key = focus_key(label)
-    store.write_bytes(key, buffer.getvalue())
-    log.info("FOCUS %s: %d rows, BilledCost %s -> %s", label, table.num_rows, billed, store.uri(key))
-    return FocusExport(label, key, store.uri(key), table.num_rows, billed)
+        expected = warehouse.fetch_all(f"select count(*), coalesce(sum(billed_cost), 0) from {MART} {where}")[0]
+        if (rows, billed) != (int(expected[0]), Decimal(expected[1])):
+            raise FocusExportError(
+                f"FOCUS {label}: {rows} rows / BilledCost {billed}, the mart {expected[0]} / {expected[1]}"
+            )
+        key = focus_key(label)
+        store.write_file(key, path)
+    log.info("FOCUS %s: %d rows, BilledCost %s -> %s", label, rows, billed, store.uri(key))
+    return FocusExport(label, key, store.uri(key), rows, billed)
+
+
+def _write_focus_file(mart: pa.RecordBatchReader, path: Path) -> tuple[int, Decimal]:
+    """Write the mart's batches as FOCUS rows; the rows and BilledCost total read back from the written file."""
+    schema = pa.schema(pa.field(name, data_type) for name, data_type in FOCUS_COLUMNS.values())
+    with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+        for batch in mart:
+            writer.write_table(to_focus_table(pa.Table.from_batches([batch], schema=mart.schema)))
+    billed = Decimal(0)
+    written = pq.ParquetFile(path)
+    for batch in written.iter_batches(columns=["BilledCost"]):
+        total = pc.sum(batch.column(0)).as_py()
+        billed += total if total is not None else Decimal(0)
+    return written.metadata.num_rows, billed
 
 
 def to_focus_table(mart: pa.Table) -> pa.Table:
@@ -119,10 +137,6 @@ def to_focus_table(mart: pa.Table) -> pa.Table:
         arrays.append(values.cast(data_type))
         fields.append(pa.field(name, data_type))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-
-
-def _decimal_sum(values: pa.ChunkedArray) -> Decimal:
-    return sum((v for v in values.to_pylist() if v is not None), Decimal(0))
 
 
 def _as_date(value: object) -> date:

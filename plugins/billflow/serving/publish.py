@@ -32,20 +32,26 @@ def publish_marts(
     in one serving transaction, then check it to the cent. `marts_schema`: where the warehouse keeps them
     (a Redshift candidate's schemas carry a suffix).
 
-    The marts are aggregates (customer x account x service x day at most), so a full copy stays small
-    and a re-run gives the same published tables.
+    Each mart streams from the warehouse to serving in batches (billflow.engines.database.STREAM_BATCH_ROWS):
+    a mart of any size never sits whole in this process. A re-run gives the same published tables.
     """
-    tables = {name: warehouse.fetch_arrow(f"select * from {marts_schema}.{name}") for name in PUBLISHED_MARTS}
+    tables = {name: warehouse.stream_arrow(f"select * from {marts_schema}.{name}") for name in PUBLISHED_MARTS}
     serving.replace_tables(schema, tables)
-    for name in tables:
-        _check_copy(name, warehouse, serving, schema, marts_schema)
-    periods = sorted({p.strftime("%Y-%m") for p in tables["invoices"].column("billing_period").to_pylist()})
-    rows = {name: t.num_rows for name, t in tables.items()}
+    rows = {name: _check_copy(name, warehouse, serving, schema, marts_schema) for name in PUBLISHED_MARTS}
+    periods = [
+        _period_label(period)
+        for (period,) in serving.fetch_all(f"select distinct billing_period from {schema}.invoices order by 1")
+    ]
     log.info("published %s for billing periods %s", rows, ", ".join(periods))
     return PublishResult(rows, periods)
 
 
-def _check_copy(name: str, warehouse: Database, serving: Database, schema: str, marts_schema: str) -> None:
+def _period_label(value: object) -> str:
+    return value.strftime("%Y-%m") if hasattr(value, "strftime") else str(value)[:7]
+
+
+def _check_copy(name: str, warehouse: Database, serving: Database, schema: str, marts_schema: str) -> int:
+    """The copy's rows, once its row count and money total equal the warehouse mart's."""
     money = PUBLISHED_MARTS[name]
     sql = f"select count(*), coalesce(sum({money}), 0) from {{schema}}.{name}"
     source = tuple(warehouse.fetch_all(sql.format(schema=marts_schema))[0])
@@ -55,3 +61,4 @@ def _check_copy(name: str, warehouse: Database, serving: Database, schema: str, 
             f"{schema}.{name} holds {copied[0]} rows / {money} {copied[1]}, "
             f"the warehouse mart {source[0]} rows / {source[1]}"
         )
+    return int(copied[0])

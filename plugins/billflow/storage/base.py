@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Protocol
 
 
@@ -35,6 +36,10 @@ class ObjectStore(Protocol):
     def read_bytes(self, key: str) -> bytes: ...
 
     def write_bytes(self, key: str, data: bytes) -> None: ...
+
+    def write_file(self, key: str, path: Path) -> None:
+        """Store the local file `path` under `key` without reading it into memory (replaces the key whole)."""
+        ...
 
     def exists(self, key: str) -> bool: ...
 

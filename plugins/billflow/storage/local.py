@@ -62,6 +62,13 @@ class LocalStore:
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
+    def write_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+
     def exists(self, key: str) -> bool:
         return self._path(key).exists()
 

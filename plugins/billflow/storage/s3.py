@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from billflow.formats.identifiers import bucket_name, object_key, object_prefix
@@ -68,6 +69,9 @@ class S3Store:
 
     def write_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._full(key), Body=data)
+
+    def write_file(self, key: str, path: Path) -> None:
+        self.client.upload_file(str(path), self.bucket, self._full(key))  # multipart above 8 MB
 
     def exists(self, key: str) -> bool:
         response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._full(key), MaxKeys=1)
