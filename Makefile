@@ -37,7 +37,7 @@ help:
 	@echo "make test-fast - the unit tests only (no servers, no full loads): the edit-test loop"
 	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
-	@echo "make bench  - time a 10M-line month from the landing zone to the serving marts"
+	@echo "make bench [ROWS=N] [SHAPE=realistic] - time a 10M-line month from the landing zone to the serving marts"
 	@echo "make bench-gate - time the staging gate on a generated 1M-row staged partition"
 	@echo "make athena-scan [ROWS=N] - the bytes staging a generated month on Athena would scan, and their price"
 	@echo "make compose-env - write .env for docker compose: a random value for every secret (never overwrites)"
@@ -125,8 +125,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check plugins tools dags tests
 	$(BIN)/ruff format --check plugins tools dags tests
 
+# ROWS (default 10M) and SHAPE (small: 2 payers x 8 accounts; realistic: 10 payers, 2,000 accounts); the month is
+# generated once into .bench and reused; the figures also go to .bench/bench-<shape>-<rows>.json
 bench: $(STAMP) $(MANIFEST)
-	$(PY) -m billflow_dev bench --rows 10000000
+	$(PY) -m billflow_dev bench --rows $(or $(ROWS),10000000) --shape $(or $(SHAPE),small) \
+		--json .bench/bench-$(or $(SHAPE),small)-$(or $(ROWS),10000000).json
 
 athena-scan: $(STAMP)
 	$(PY) -m billflow_dev athena-scan --rows $(or $(ROWS),10000000)

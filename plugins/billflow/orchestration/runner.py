@@ -29,6 +29,8 @@ class TaskRun:
     label: str  # the map label of a mapped task ("payer YYYY-MM"), else ""
     state: str
     seconds: float
+    started: datetime | None = None
+    ended: datetime | None = None
 
 
 @dataclass
@@ -164,7 +166,7 @@ def _outcome(dag_id: str, dagrun: Any) -> DagRunOutcome:
         for ti in sorted(dagrun.get_task_instances(session=session), key=_started):
             label = (ti.rendered_map_index or str(ti.map_index)) if ti.map_index >= 0 else ""
             seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else 0.0
-            tasks.append(TaskRun(ti.task_id, label, str(ti.state), seconds))
+            tasks.append(TaskRun(ti.task_id, label, str(ti.state), seconds, ti.start_date, ti.end_date))
             if ti.map_index < 0 and str(ti.state) == "success":
                 query = XComModel.get_many(
                     run_id=dagrun.run_id, key="return_value", dag_ids=dag_id, task_ids=ti.task_id, limit=1
