@@ -23,7 +23,14 @@ from billflow.staging.raw_checks import (
     render_examples_sql,
     render_inspection_sql,
 )
-from billflow.staging.stage import fragment, render_stage_sql, render_tags_sql, typed_projection
+from billflow.staging.stage import (
+    fragment,
+    inline_fold,
+    render_fold_sql,
+    render_stage_sql,
+    render_tags_sql,
+    typed_projection,
+)
 from billflow_dev.aws.athena_double import TrinoOnDuckDB
 from billflow_dev.csv_cur import csv_to_parquet
 from tests.fixtures import EXTERNAL
@@ -39,12 +46,12 @@ def delivery(source_format: str, files: list[str]) -> Delivery:
 
 def statements(present: set[str], source_format: str, first_file: str) -> dict[str, str]:
     """The staging step's statements over a delivery whose files have the `present` columns."""
-    raw_lines = typed_projection(present, source_format, TAG_KEYS)
+    folded = inline_fold(render_fold_sql(typed_projection(present, source_format, TAG_KEYS), len(TAG_KEYS)))
     inspection, _ = render_inspection_sql(present, fragment("amortized_cost"))
     has_id = "identity_line_item_id" in present
     return {
-        "staged rows": render_stage_sql(raw_lines, delivery(source_format, [first_file])),
-        "cost by tag": render_tags_sql(raw_lines, delivery(source_format, [first_file]), TAG_KEYS),
+        "staged rows": render_stage_sql(folded, delivery(source_format, [first_file])),
+        "cost by tag": render_tags_sql(folded, delivery(source_format, [first_file]), TAG_KEYS),
         "raw inspection": inspection,
         "repeated identity hashes": render_duplicate_keys_sql(KEY_HASH),
         "duplicated line items": render_duplicates_sql(KEY_HASH),

@@ -570,10 +570,10 @@ def test_a_file_the_engine_cannot_read_is_found_by_reading_each_file_alone(tmp_p
 
 
 def test_an_engine_error_while_staging_names_the_delivery_and_its_files(tmp_path, monkeypatch):
-    def fails(self, sql, files, destination_uri):
+    def fails(self, sql, destination_uri):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(DuckDBEngine, "unload", fails)
+    monkeypatch.setattr(DuckDBEngine, "_copy", fails)  # writing a staged file
 
     with pytest.raises(StagingError) as failed:
         stage_files(tmp_path, raw_table(), raw_table().slice(0, 0))

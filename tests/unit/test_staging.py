@@ -12,9 +12,11 @@ from billflow.formats.manifest import Delivery
 from billflow.staging.columns import STAGED_SCHEMA, STAGED_TAG_SCHEMA
 from billflow.staging.stage import (
     StagingError,
+    inline_fold,
     read_candidate,
     read_candidate_tags,
     read_raw_checks,
+    render_fold_sql,
     render_stage_sql,
     stage_delivery,
     typed_projection,
@@ -134,7 +136,7 @@ def test_a_delivery_that_cannot_be_staged_leaves_no_version_behind(tmp_path):
 def test_staging_sql_carries_to_trino_for_athena():
     engine = DuckDBEngine(threads=1)
     raw_lines = typed_projection(set(raw_table("cur2").column_names), "cur2")
-    sql = render_stage_sql(raw_lines, make_delivery("cur2", "k"))
+    sql = render_stage_sql(inline_fold(render_fold_sql(raw_lines)), make_delivery("cur2", "k"))
     trino = sqlglot.transpile(sql, read="duckdb", write="trino", error_level=sqlglot.ErrorLevel.RAISE)[0]
     assert "DECIMAL(38, 10)" in trino
     assert "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15" in trino

@@ -58,6 +58,12 @@ class RecordingEngine:
         self.statements.append(Statement("unload", sql, tuple(files)))
         return self.inner.unload(sql, files, destination_uri)
 
+    def unload_each(self, shared: str, name: str, outputs: Sequence[Any], files: Sequence[str]) -> list[int]:
+        """As Athena runs it: each output an UNLOAD that computes `shared` itself (recorded one by one)."""
+        from billflow.engines.query import unload_each_inline
+
+        return unload_each_inline(self, shared, name, outputs, files)
+
     def close(self) -> None:
         self.inner.close()
 

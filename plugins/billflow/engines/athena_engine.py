@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from billflow.engines.athena_sql import ATHENA_DIALECT, render_for_athena
 from billflow.engines.parquet_files import read_footer, s3_filesystem
-from billflow.engines.query import ParquetFooter
+from billflow.engines.query import Output, ParquetFooter, unload_each_inline
 from billflow.engines.sql import quote_literal
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,10 @@ class AthenaEngine:
             return self._combine(scratch, destination_uri)
         finally:
             self.s3.rm(scratch.removeprefix("s3://"), recursive=True)
+
+    def unload_each(self, shared: str, name: str, outputs: Sequence[Output], files: Sequence[str]) -> list[int]:
+        """Athena keeps nothing between statements here: each output's UNLOAD computes `shared` itself."""
+        return unload_each_inline(self, shared, name, outputs, files)
 
     def close(self) -> None:
         return None

@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 
 from billflow.engines.parquet_files import read_footer, s3_filesystem
-from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN, ParquetFooter
+from billflow.engines.query import RAW_DELIVERY, RAW_FILE_COLUMN, Output, ParquetFooter
 from billflow.engines.sql import quote_literal
 
 
@@ -43,6 +43,18 @@ class DuckDBEngine:
 
     def unload(self, sql: str, files: Sequence[str], destination_uri: str) -> int:
         self._bind_raw_delivery(files)
+        return self._copy(sql, destination_uri)
+
+    def unload_each(self, shared: str, name: str, outputs: Sequence[Output], files: Sequence[str]) -> list[int]:
+        """`shared` is computed once into a temporary table the outputs read (the raw files are read once)."""
+        self._bind_raw_delivery(files)
+        self.con.execute(f"create or replace temp table {name} as {shared}")
+        try:
+            return [self._copy(render(name), destination) for render, destination in outputs]
+        finally:
+            self.con.execute(f"drop table if exists {name}")
+
+    def _copy(self, sql: str, destination_uri: str) -> int:
         self._ensure_s3([destination_uri])
         if not destination_uri.startswith("s3://"):
             Path(destination_uri).parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ SQL in its engine's dialect. Nothing engine-specific reaches the callers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,4 +49,21 @@ class QueryEngine(Protocol):
         number of rows written."""
         ...
 
+    def unload_each(self, shared: str, name: str, outputs: Sequence[Output], files: Sequence[str]) -> list[int]:
+        """Write several results that all read one intermediate result: `shared` (as for `query`) is the
+        relation `name`, and each output is (render, destination_uri), `render(relation)` the statement that
+        reads it. An engine that can keep `shared` computes it once; returns the rows written per output."""
+        ...
+
     def close(self) -> None: ...
+
+
+Output = tuple[Callable[[str], str], str]  # (render a statement over a relation, destination URI)
+
+
+def unload_each_inline(
+    engine: QueryEngine, shared: str, name: str, outputs: Sequence[Output], files: Sequence[str]
+) -> list[int]:
+    """unload_each for an engine that keeps nothing between statements: each output inlines `shared`."""
+    relation = f"({shared}) as {name}"
+    return [engine.unload(render(relation), files, destination) for render, destination in outputs]

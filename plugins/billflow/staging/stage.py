@@ -102,24 +102,46 @@ def _source_expression(column: str, present: set[str], source_format: str) -> st
     return None
 
 
-def render_stage_sql(raw_lines: str, delivery: Delivery) -> str:
-    return Template(load_sql("stage_cur_daily")).substitute(
+FOLDED = "staged_fold"
+_FOLD_GRAIN = 15  # the staged grain's columns, first in stage_fold.sql
+
+
+def render_fold_sql(raw_lines: str, tag_count: int = 0) -> str:
+    """The delivery's lines (`raw_lines`: typed_projection) folded to the staged grain and the values of its
+    `tag_count` allocation tags (stage_fold.sql): what the staged rows and the cost by tag both sum."""
+    tag_values = "".join(f"tag_value_{number},\n        " for number in range(tag_count))
+    return Template(load_sql("stage_fold")).substitute(
         raw_lines=raw_lines,
+        tag_values=tag_values,
         amortized_cost=fragment("amortized_cost"),
+        group_by=", ".join(str(position) for position in range(1, _FOLD_GRAIN + tag_count + 1)),
+    )
+
+
+def inline_fold(fold_sql: str) -> str:
+    """The fold as a relation of a single statement (an engine that cannot keep it between statements)."""
+    return f"({fold_sql}) as {FOLDED}"
+
+
+def render_stage_sql(folded: str, delivery: Delivery) -> str:
+    """The staged rows from `folded`, the relation of render_fold_sql's result."""
+    return Template(load_sql("stage_cur_daily")).substitute(
+        folded=folded,
         manifest_id=quote_literal(delivery.manifest_id),
         source_format=quote_literal(delivery.source_format),
     )
 
 
-def render_tags_sql(raw_lines: str, delivery: Delivery, tag_keys: tuple[str, ...]) -> str:
+def render_tags_sql(folded: str, delivery: Delivery, tag_keys: tuple[str, ...]) -> str:
+    """The cost by tag value of each key in `tag_keys` from `folded` (folded with len(tag_keys) tag values)."""
+    columns = "billing_period, payer_account_id, usage_account_id, usage_date, line_item_type, product_code, usage_type"
     tagged_lines = "\n    union all\n".join(
-        f"    select *, {quote_literal(key)} as tag_key, tag_value_{number} as tag_value from raw_lines"
+        f"    select {columns}, {quote_literal(key)} as tag_key, tag_value_{number} as tag_value, "
+        f"unblended_cost, amortized_cost, line_item_count from {folded}"
         for number, key in enumerate(tag_keys)
     )
     return Template(load_sql("stage_cur_daily_tags")).substitute(
-        raw_lines=raw_lines,
         tagged_lines=tagged_lines,
-        amortized_cost=fragment("amortized_cost"),
         manifest_id=quote_literal(delivery.manifest_id),
     )
 
@@ -186,11 +208,14 @@ def _write_version(
         f"{files_word(keys)}"
     )
     try:
-        raw_lines = typed_projection(inspection.columns, delivery.source_format, tag_keys)
-        staged_rows = engine.unload(render_stage_sql(raw_lines, delivery), uris, staged.uri(version.cost_key))
+        fold = render_fold_sql(typed_projection(inspection.columns, delivery.source_format, tag_keys), len(tag_keys))
+        outputs = [(lambda folded: render_stage_sql(folded, delivery), staged.uri(version.cost_key))]
         if tag_keys:
-            tag_sql = render_tags_sql(raw_lines, delivery, tag_keys)
-            tag_rows = engine.unload(tag_sql, uris, staged.uri(version.tags_key))
+            outputs.append((lambda folded: render_tags_sql(folded, delivery, tag_keys), staged.uri(version.tags_key)))
+        counts = engine.unload_each(fold, FOLDED, outputs, uris)
+        staged_rows = counts[0]
+        if tag_keys:
+            tag_rows = counts[1]
         else:  # keep the staged tag table readable (the warehouse reads every partition) with no keys configured
             tag_rows = 0
             staged.write_bytes(version.tags_key, table_to_parquet_bytes(STAGED_TAG_SCHEMA.empty_table()))
