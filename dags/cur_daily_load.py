@@ -48,9 +48,9 @@ def cur_daily_load():
 
     gated = stage_partition.expand(delivery=deliveries)
     plan = tasks.plan_release(gated, begun)
-    warehouse = tasks.dbt_build.override(task_id="dbt_build_warehouse")("warehouse")
+    warehouse = tasks.dbt_build("warehouse")
     published = tasks.publish_to_serving()
-    serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
+    serving = tasks.dbt_build("serving")
     released = tasks.release(plan)
     registered = tasks.register_staged_partitions(plan)
     registered >> tasks.prepare_warehouse(plan) >> warehouse >> published >> serving >> released

@@ -36,9 +36,9 @@ from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
 )
 def cur_monthly_close():
     begun = tasks.begin_close()
-    checked = tasks.dbt_build.override(task_id="dbt_build_serving_before_lock")("serving")
+    checked = tasks.dbt_build("serving", task_id="dbt_build_serving_before_lock")
     locked = tasks.lock_final_invoices()
-    serving = tasks.dbt_build.override(task_id="dbt_build_serving")("serving")
+    serving = tasks.dbt_build("serving")
     released = tasks.release_serving()
     begun >> checked >> locked >> serving >> released
     released >> tasks.publish_portal() >> tasks.finish_close(begun, locked, released)

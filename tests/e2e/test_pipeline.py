@@ -76,14 +76,14 @@ def task_states(outcome) -> dict[str, str]:
     return {task_id: ",".join(sorted(s)) for task_id, s in states.items()}
 
 
-def asset_events_of(outcome) -> dict[str, dict]:
-    """The billflow Asset events a run emitted (uri -> extra)."""
+def asset_events_of(outcome, prefix: str = "billflow://serving/") -> dict[str, dict]:
+    """The billflow Asset events a run emitted under `prefix` (uri -> extra)."""
     from airflow.models.asset import AssetEvent
     from airflow.utils.session import create_session
 
     with create_session() as session:
         events = session.query(AssetEvent).filter(AssetEvent.source_run_id == outcome.run_id).all()
-        return {event.asset.uri: event.extra for event in events if event.asset.uri.startswith("billflow://")}
+        return {event.asset.uri: event.extra for event in events if event.asset.uri.startswith(prefix)}
 
 
 def serving_rows(home: Path, sql: str):
@@ -119,6 +119,14 @@ def test_each_customers_invoice_equals_the_total_computed_from_the_raw_parquet(l
     ledger = serving_rows(home, "select payer_account_id, source_format from billing_control.load_ledger order by 1")
     assert ledger == [("111111111111", "legacy"), ("222222222222", "cur2")]
     assert asset_events_of(dagrun) == {f"billflow://serving/invoices/{PERIOD}": {"billing_period": PERIOD}}
+    # model-level visibility: every dbt model of both builds has an Asset event of this run, with its status
+    built = asset_events_of(dagrun, "billflow://dbt/")
+    for build in ("warehouse", "serving"):
+        models = sorted(path.stem for path in (DBT_PROJECT_DIR / "models" / build).rglob("*.sql"))
+        events = {uri.rsplit("/", 1)[1]: extra for uri, extra in built.items() if f"/dbt/{build}/model/" in uri}
+        assert sorted(events) == models
+        assert {extra["status"] for extra in events.values()} == {"success"}
+        assert all(extra["seconds"] >= 0 for extra in events.values())
 
     close = run_monthly_close()
 

@@ -14,6 +14,15 @@ DELIVERY_QUEUE_SETTING = "BILLFLOW_DELIVERY_QUEUE_URL"
 _QUEUE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/[0-9]{12}/[A-Za-z0-9_-]{1,80}(\.fifo)?")
 
 
+# one Asset per dbt model and seed of a build, reached through the alias of its build task: the UI's asset
+# view shows each model with an event per load (status, seconds) without a task instance per model
+DBT_NODES_ALIAS = {"warehouse": "billflow-dbt-warehouse-models", "serving": "billflow-dbt-serving-models"}
+
+
+def dbt_node_uri(build: str, resource_type: str, name: str) -> str:
+    return f"billflow://dbt/{build}/{resource_type}/{name}"
+
+
 def published_period_uri(period_label: str) -> str:
     return f"billflow://serving/invoices/{period_label}"
 

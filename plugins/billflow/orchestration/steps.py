@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -474,10 +474,13 @@ DBT_BUILDS = {"warehouse": ("tag:warehouse", "warehouse"), "serving": ("tag:serv
 PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test", "--no-write-json")
 
 
-def build_models(settings: Settings, build: str) -> dict[str, int]:
+def build_models(
+    settings: Settings, build: str, on_built: Callable[[list[BuiltNode]], None] | None = None
+) -> dict[str, int]:
     """`dbt build` of the warehouse (into the candidate) or of serving (into the shadow): every model, seed
     and data test of the selection, in dependency order. Logs each node with its status and time and returns
-    how many nodes of each kind were built; raises DbtBuildFailed naming each failed node, with dbt's message."""
+    how many nodes of each kind were built; raises DbtBuildFailed naming each failed node, with dbt's message.
+    `on_built` receives every node's outcome once the whole build passed."""
     from collections import Counter
 
     from billflow.warehouse.build import candidate_schema_suffix
@@ -503,7 +506,24 @@ def build_models(settings: Settings, build: str) -> dict[str, int]:
             f"{r.node.name}: {r.status} {r.message or ''}".strip() + found.get(r.node.unique_id, "") for r in failed
         ]
         raise DbtBuildFailed(f"dbt build of {build} ({select} on {target}) failed: {described or result.exception}")
+    if on_built is not None:
+        on_built(
+            [
+                BuiltNode(str(r.node.resource_type), r.node.name, str(r.status), round(r.execution_time, 3))
+                for r in nodes
+            ]
+        )
     return dict(sorted(Counter(f"{r.node.resource_type}s" for r in nodes).items()))
+
+
+@dataclass(frozen=True)
+class BuiltNode:
+    """One node of a passed dbt build: its kind (model, seed, test), name, dbt status and seconds."""
+
+    resource_type: str
+    name: str
+    status: str
+    seconds: float
 
 
 @contextmanager

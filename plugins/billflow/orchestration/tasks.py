@@ -16,7 +16,7 @@ from typing import Any
 from airflow.sdk import AssetAlias, PokeReturnValue, get_current_context, task
 from airflow.task.trigger_rule import TriggerRule
 
-from billflow.orchestration.assets import PUBLISHED_PERIODS_ALIAS
+from billflow.orchestration.assets import DBT_NODES_ALIAS, PUBLISHED_PERIODS_ALIAS
 
 log = logging.getLogger(__name__)
 
@@ -142,14 +142,33 @@ def prepare_warehouse(plan: dict[str, Any]) -> str:
     return parsed.release_id
 
 
+def dbt_build(build: str, task_id: str | None = None) -> Any:
+    """The `dbt build` task of `build` (warehouse or serving; task id dbt_build_<build> unless given), whose
+    model and seed Assets it updates."""
+    outlets = [AssetAlias(DBT_NODES_ALIAS[build])]
+    return _dbt_build.override(task_id=task_id or f"dbt_build_{build}", outlets=outlets)(build)
+
+
 @task(pool=DUCKDB_POOL)
-def dbt_build(build: str) -> dict[str, int]:
+def _dbt_build(build: str) -> dict[str, int]:
     """`dbt build` of the warehouse models (in the candidate) or the serving models (in the shadow): every
     model, seed and data test; one failed test fails the task and nothing after it runs. The log lists each
-    node with its status and time; the return value counts the nodes built."""
-    from billflow.orchestration import steps
+    node with its status and time; each model and seed gets an Asset event (status, seconds, tests passed on
+    it are in the build's log); the return value counts the nodes built."""
+    from airflow.sdk import Asset
 
-    return steps.build_models(_settings(), build)
+    from billflow.orchestration import steps
+    from billflow.orchestration.assets import dbt_node_uri
+
+    events = get_current_context()["outlet_events"][AssetAlias(DBT_NODES_ALIAS[build])]
+
+    def record(nodes: list[steps.BuiltNode]) -> None:
+        for node in nodes:
+            if node.resource_type in ("model", "seed"):
+                asset = Asset(dbt_node_uri(build, node.resource_type, node.name), group="billflow-dbt")
+                events.add(asset, extra={"status": node.status, "seconds": node.seconds})
+
+    return steps.build_models(_settings(), build, on_built=record)
 
 
 @task(pool=DUCKDB_POOL)
