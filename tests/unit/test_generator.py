@@ -11,6 +11,7 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,16 +20,21 @@ from billflow.formats import columns as cols
 from billflow_dev.__main__ import main
 from billflow_dev.generator import (
     LINE_ITEM_TYPES,
+    MAX_PAYERS,
     GeneratorError,
     generate_cur,
     linked_account_id,
     minimum_rows,
     payer_account_id,
+    spread_accounts,
 )
 from tests.conftest import ROOT
 
 PERIOD = "2026-09"
 SMALL = {"period": PERIOD, "payers": 2, "accounts": 3, "days": 5, "rows": 6000, "seed": 7}
+# the realistic shape with its defaults (10 payers, 2000 linked accounts) at a small row count, and the
+# small shape at the same row count
+SHAPES = {"period": PERIOD, "days": 5, "rows": 40_000, "seed": 7}
 COST_COLUMNS = (
     "line_item_unblended_cost",
     "line_item_blended_cost",
@@ -84,9 +90,46 @@ def cur2_rows(cur2):
     return read_rows(cur2)
 
 
-@pytest.fixture(scope="module", params=["legacy", "cur2"])
-def rows(request, legacy_rows, cur2_rows):
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory):
+    return generate_cur(tmp_path_factory.mktemp("realistic"), shape="realistic", fmt="mixed", **SHAPES)
+
+
+@pytest.fixture(scope="module")
+def realistic_rows(realistic):
+    """Rows of payer 9 (legacy, 109 linked accounts) and payer 10 (CUR 2.0, 101 linked accounts)."""
+    return {d.source_format: read_rows(d) for d in realistic.deliveries[8:]}
+
+
+@pytest.fixture(scope="module", params=["legacy", "cur2", "realistic-legacy", "realistic-cur2"])
+def rows(request, legacy_rows, cur2_rows, realistic_rows):
+    if request.param.startswith("realistic-"):
+        return realistic_rows[request.param.removeprefix("realistic-")]
     return legacy_rows if request.param == "legacy" else cur2_rows
+
+
+def parquet_counts(root: Path) -> dict[str, int]:
+    """Counted with DuckDB over every data file under `root` (legacy and CUR 2.0 columns side by side)."""
+    files = f"read_parquet('{root}/**/*.parquet', union_by_name = true)"
+    names = ("lines", "payers", "linked_accounts", "linked_accounts_on_day_1", "usage_types", "resources", "products")
+    with duckdb.connect() as con:
+        row = con.execute(
+            f"""
+            select
+                count(*),
+                count(distinct bill_payer_account_id),
+                count(distinct line_item_usage_account_id) filter (line_item_usage_account_id <> bill_payer_account_id),
+                count(distinct line_item_usage_account_id) filter (
+                    line_item_usage_account_id <> bill_payer_account_id
+                    and line_item_line_item_type = 'Usage' and day(line_item_usage_start_date) = 1
+                ),
+                count(distinct nullif(line_item_usage_type, '')) filter (line_item_line_item_type = 'Usage'),
+                count(distinct nullif(line_item_resource_id, '')),
+                count(distinct line_item_product_code) filter (line_item_line_item_type = 'Usage')
+            from {files}
+            """
+        ).fetchone()
+    return dict(zip(names, row, strict=True))
 
 
 # ---- layout and manifests ----------------------------------------------------------------------
@@ -97,6 +140,27 @@ def test_account_ids_follow_the_architecture_rule():
     assert payer_account_id(2) == "222222222222"
     assert linked_account_id(1, 1) == "100000000001"
     assert linked_account_id(2, 3) == "200000000003"
+
+
+def test_payers_from_ten_on_have_distinct_twelve_digit_ids_apart_from_every_other_id():
+    assert [payer_account_id(i) for i in range(1, 10)] == [str(i) * 12 for i in range(1, 10)]
+    assert payer_account_id(10) == "910000000000"
+    assert payer_account_id(99) == "999000000000"
+    assert linked_account_id(10, 1) == "910000000001"
+    assert linked_account_id(12, 3) == "912000000003"
+    assert linked_account_id(99, 10_000) == "999000010000"
+    payer_ids = [payer_account_id(i) for i in range(1, MAX_PAYERS + 1)]
+    linked_ids = [linked_account_id(i, j) for i in range(1, MAX_PAYERS + 1) for j in [*range(1, 300), 9_999, 10_000]]
+    assert all(re.fullmatch(r"\d{12}", x) for x in payer_ids + linked_ids)
+    assert len(set(payer_ids)) == MAX_PAYERS == 99
+    assert len(set(linked_ids)) == len(linked_ids)
+    assert not set(payer_ids) & set(linked_ids)
+
+
+def test_linked_accounts_in_all_are_spread_unevenly_over_the_payers():
+    assert spread_accounts(2000, 10) == [502, 310, 233, 191, 163, 144, 129, 118, 109, 101]
+    assert spread_accounts(3, 3) == [1, 1, 1]
+    assert spread_accounts(10, 2) == [6, 4]
 
 
 def test_mixed_gives_odd_payers_legacy_and_even_payers_cur2(mixed):
@@ -459,6 +523,71 @@ def test_usage_spans_several_products_and_public_cost_equals_unblended(rows):
     assert {r["pricing_term"] for r in usage} == {"OnDemand"}
 
 
+def test_realistic_shape_has_the_payers_and_linked_accounts_asked_for(realistic):
+    counts = parquet_counts(realistic.out_dir)
+    assert counts["payers"] == 10
+    assert counts["linked_accounts"] == 2000
+    assert counts["linked_accounts_on_day_1"] == 2000  # every linked account has a usage line on day 1
+    assert [d.payer_account_id for d in realistic.deliveries] == [str(i) * 12 for i in range(1, 10)] + ["910000000000"]
+    assert [len(d.linked_account_ids) for d in realistic.deliveries] == spread_accounts(2000, 10)
+    assert realistic.deliveries[9].linked_account_ids[:2] == ("910000000001", "910000000002")
+    assert [d.source_format for d in realistic.deliveries] == ["legacy", "cur2"] * 5
+    assert abs(counts["lines"] - 40_000) <= 40_000 * 0.03
+    # lines in proportion to the linked accounts
+    assert [d.row_count for d in realistic.deliveries] == [
+        9976, 6184, 4620, 3821, 3259, 2888, 2590, 2372, 2180, 2035
+    ]  # fmt: skip
+
+
+def test_realistic_shape_has_far_more_usage_types_and_resources_than_the_small_shape(tmp_path, realistic):
+    small = generate_cur(tmp_path, fmt="mixed", **SHAPES)
+    small_counts = parquet_counts(small.out_dir)
+    realistic_counts = parquet_counts(realistic.out_dir)
+    assert (small_counts["payers"], small_counts["linked_accounts"]) == (2, 8)
+    assert small_counts["lines"] == small.total_rows == 39_838
+    assert realistic_counts["lines"] == realistic.total_rows == 39_925
+    assert (small_counts["usage_types"], realistic_counts["usage_types"]) == (92, 1825)
+    assert (small_counts["resources"], realistic_counts["resources"]) == (287, 6379)
+    assert (small_counts["products"], realistic_counts["products"]) == (9, 32)
+
+
+def test_realistic_shape_keeps_every_line_item_type_and_exact_totals(realistic):
+    for delivery in realistic.deliveries:
+        assert set(delivery.rows_by_line_item_type) == set(LINE_ITEM_TYPES)
+        table = pa.concat_tables(pq.read_table(p) for p in delivery.data_paths)
+        assert table.num_rows == delivery.row_count
+        types = table.column("line_item_line_item_type").value_counts().to_pylist()
+        assert {t["values"]: t["counts"] for t in types} == delivery.rows_by_line_item_type
+        costs = [dec(x) for x in table.column("line_item_unblended_cost").to_pylist()]
+        assert all(c.as_tuple().exponent >= -8 for c in costs)
+        assert sum(costs) == delivery.unblended_cost
+        assert len(set(table.column("identity_line_item_id").to_pylist())) == table.num_rows
+
+
+def test_realistic_amortized_cost_follows_the_domain_rule(realistic, realistic_rows):
+    for delivery in realistic.deliveries[8:]:
+        assert sum(amortized(r) for r in realistic_rows[delivery.source_format]) == delivery.amortized_cost
+
+
+def test_realistic_usage_names_resources_shared_by_usage_types_of_a_region(realistic_rows):
+    usage = [r for rows in realistic_rows.values() for r in by_type(rows, "Usage") if r["line_item_resource_id"]]
+    types_per_resource = defaultdict(set)
+    for r in usage:
+        types_per_resource[r["line_item_resource_id"]].add(r["line_item_usage_type"])
+    assert max(len(v) for v in types_per_resource.values()) > 1  # e.g. an S3 bucket's storage and requests
+    instances = {r["line_item_resource_id"] for r in usage if r["line_item_usage_type"].endswith("BoxUsage:m5.large")}
+    assert instances and all(re.fullmatch(r"i-[0-9a-f]{17}", x) for x in instances)
+
+
+def test_realistic_shape_is_deterministic(tmp_path):
+    options = {"period": PERIOD, "shape": "realistic", "payers": 2, "linked_accounts": 6, "days": 2, "rows": 3000}
+    first = generate_cur(tmp_path / "a", **options)
+    generate_cur(tmp_path / "b", **options)
+    assert files_under(tmp_path / "a") == files_under(tmp_path / "b")
+    other = generate_cur(tmp_path / "c", **{**options, "seed": 8})
+    assert [d.unblended_cost for d in other.deliveries] != [d.unblended_cost for d in first.deliveries]
+
+
 def test_invoice_id_is_blank_in_legacy_and_null_in_cur2_unless_final(tmp_path, legacy_rows, cur2_rows):
     assert {r["bill_invoice_id"] for r in legacy_rows} == {""}
     assert {r["bill_invoice_id"] for r in cur2_rows} == {None}
@@ -487,6 +616,21 @@ def test_row_count_is_close_to_the_target(tmp_path):
     assert all(abs(n - 20_000) <= 20_000 * 0.03 for n in result.rows_by_payer.values())
 
 
+def test_the_realistic_shape_needs_a_row_per_linked_account_more(tmp_path):
+    rows = minimum_rows(payers=3, days=2, shape="realistic", linked_accounts=30)
+    assert rows == 3 * 23 + 30
+    result = generate_cur(
+        tmp_path, period=PERIOD, shape="realistic", payers=3, linked_accounts=30, days=2, rows=rows, seed=1
+    )
+    assert result.total_rows == rows
+    for delivery in result.deliveries:
+        assert set(delivery.rows_by_line_item_type) == set(LINE_ITEM_TYPES)
+    with pytest.raises(GeneratorError, match="too small"):
+        generate_cur(
+            tmp_path, period=PERIOD, shape="realistic", payers=3, linked_accounts=30, days=2, rows=rows - 1, seed=1
+        )
+
+
 def test_the_smallest_allowed_row_count_still_has_every_type(tmp_path):
     rows = minimum_rows(payers=2, days=3)
     assert rows == 2 * 25
@@ -503,8 +647,17 @@ def test_the_smallest_allowed_row_count_still_has_every_type(tmp_path):
         ({"period": "2026-9"}, "YYYY-MM"),
         ({"period": "2026-13"}, "YYYY-MM"),
         ({"payers": 0}, "--payers"),
-        ({"payers": 10}, "--payers"),
+        ({"payers": 100}, "--payers"),
         ({"accounts": 0}, "--accounts"),
+        ({"accounts": 10_001}, "--accounts must be 1..10000"),
+        ({"shape": "huge"}, "invalid shape 'huge': expected one of small, realistic"),
+        ({"linked_accounts": 10}, "give either --accounts (linked accounts per payer) or --linked-accounts"),
+        ({"accounts": None, "linked_accounts": 1}, "--linked-accounts must be 2..10000 (at least one per payer)"),
+        ({"accounts": None, "linked_accounts": 10_001}, "--linked-accounts must be 2..10000"),
+        (
+            {"shape": "realistic", "accounts": None, "payers": None, "rows": 2289},
+            "(2290 for 10 payer(s) and 2000 linked",
+        ),
         ({"days": 31}, "--days"),
         ({"rows": 10}, "too small"),
         ({"fmt": "csv"}, "format"),
@@ -529,6 +682,16 @@ def test_cli_generate_cur_writes_the_deliveries_and_prints_a_summary(tmp_path, c
     assert (tmp_path / "111111111111/billflow-export-111111111111/metadata/BILLING_PERIOD=2026-09").is_dir()
 
 
+def test_cli_generate_cur_realistic_shape(tmp_path, capsys):
+    code = main(["generate-cur", "--out", str(tmp_path), "--period", PERIOD, "--shape", "realistic",
+                 "--linked-accounts", "30", "--days", "2", "--rows", "3000", "--quiet"])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "(2 days, realistic shape)" in out
+    assert "payer 910000000000 [cur2] billflow-export-910000000000" in out
+    assert parquet_counts(tmp_path)["linked_accounts"] == 30
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -536,6 +699,9 @@ def test_cli_generate_cur_writes_the_deliveries_and_prints_a_summary(tmp_path, c
         ["generate-cur", "--period", PERIOD, "--payers", "0"],
         ["generate-cur", "--period", PERIOD, "--rows", "20"],
         ["generate-cur", "--period", PERIOD, "--format", "csv"],
+        ["generate-cur", "--period", PERIOD, "--shape", "huge"],
+        ["generate-cur", "--period", PERIOD, "--accounts", "2", "--linked-accounts", "4"],
+        ["generate-cur", "--period", PERIOD, "--linked-accounts", "1"],
         [],
     ],
 )

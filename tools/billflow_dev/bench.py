@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Any
 
 SHAPES = ("small", "realistic")
-# the generated month of each shape: the realistic one is 10 payers, 2,000 linked accounts in all
-SHAPE_OPTIONS = {
+# the generated month of each shape: the realistic one is the generator's (10 payers, 2,000 linked accounts in
+# all, spread unevenly, a real month's variety of services, usage types and resources)
+SHAPE_OPTIONS: dict[str, dict[str, Any]] = {
     "small": {"payers": 2, "accounts": 8},
-    "realistic": {"payers": 10, "accounts": 200},
+    "realistic": {"shape": "realistic"},
 }
 
 # the report's steps, each the DAG tasks it folds (mapped tasks summed over their partitions)
@@ -79,8 +80,6 @@ def generated_month(work: Path, rows: int, seed: int, shape: str = "small") -> P
     from billflow_dev.generator import generate_cur
 
     options = {"period": "2026-09", "rows": rows, "seed": seed, "fmt": "mixed", **SHAPE_OPTIONS[shape]}
-    if shape != "small":
-        options["shape"] = shape
     name = "landing" if shape == "small" else f"landing-{shape}"
     landing, marker = work / name, work / f"{name}.json"
     if marker.exists() and json.loads(marker.read_text()) == options:

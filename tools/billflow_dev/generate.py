@@ -55,8 +55,36 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="landing root (bucket root) to write into; default: $BILLFLOW_LANDING_URI (local path)",
     )
     p.add_argument("--period", type=_period, required=True, help="billing period YYYY-MM, e.g. 2026-09")
-    p.add_argument("--payers", type=_positive, default=2, help=f"payer accounts (1..{g.MAX_PAYERS}; default 2)")
-    p.add_argument("--accounts", type=_positive, default=4, help="linked accounts per payer (default 4)")
+    p.add_argument(
+        "--shape",
+        choices=g.SHAPE_CHOICES,
+        default="small",
+        help=(
+            "small (default): few accounts, services and usage types, the staged rows hardly grow with the rows; "
+            "realistic: 10 payers, 2000 linked accounts in all, 32 services, 16 regions, thousands of usage "
+            "types, resources in the hundreds of thousands at 100M rows (10M rows: ~1.3M staged rows, "
+            "100M: ~7.4M)"
+        ),
+    )
+    p.add_argument(
+        "--payers",
+        type=_positive,
+        default=None,
+        help=f"payer accounts (1..{g.MAX_PAYERS}; default 2, realistic shape 10)",
+    )
+    accounts = p.add_mutually_exclusive_group()
+    accounts.add_argument(
+        "--accounts", type=_positive, default=None, help="linked accounts per payer (default 4 in the small shape)"
+    )
+    accounts.add_argument(
+        "--linked-accounts",
+        type=_positive,
+        default=None,
+        help=(
+            f"linked accounts in all, spread unevenly over the payers (up to {g.MAX_ACCOUNTS}; "
+            "default 2000 in the realistic shape)"
+        ),
+    )
     p.add_argument(
         "--days",
         type=_positive,
@@ -123,6 +151,8 @@ def run(args: argparse.Namespace) -> int:
             period=args.period,
             payers=args.payers,
             accounts=args.accounts,
+            linked_accounts=args.linked_accounts,
+            shape=args.shape,
             days=args.days,
             rows=args.rows,
             seed=args.seed,
@@ -138,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
     elapsed = time.monotonic() - started
 
     print(
-        f"generated {result.total_rows:,} rows for {result.period} ({result.days} days) into {result.out_dir} "
+        f"generated {result.total_rows:,} rows for {result.period} ({result.days} days, {result.shape} shape) "
+        f"into {result.out_dir} "
         f"in {elapsed:.1f}s{' (redelivery)' if result.redeliver else ''}{' (final)' if result.final else ''}"
     )
     for d in result.deliveries:

@@ -13,14 +13,32 @@ relationships a loader relies on (Savings Plans negation and recurring fees, RI 
 tax). Money is generated as integers of 1e-8 USD, so every cost is a double whose ``repr`` is the
 exact 8-decimal value and every sum quoted in the result is exact.
 
-Determinism: the structure (catalogue, counts, ids) comes from ``(seed, payer, period)``; amounts
-come from ``(seed, payer, period, redeliver)``; manifest ids from the same tuple. Same options ->
+Shapes (``shape=``):
+
+* ``small`` (default): 2 payers x 4 linked accounts unless overridden, 9 services, 5 regions, a few
+  resources per usage type; the staged rows hardly grow with the lines (2 x 8 accounts: 115k staged
+  rows at 10M lines). Its files are byte for byte those of the generator before the realistic shape.
+* ``realistic``: 10 payers and 2,000 linked accounts in all (``linked_accounts``, spread unevenly over
+  the payers by spread_accounts; each payer's lines in proportion), 32 services, 16 regions plus global
+  services, ~1,800 usage kinds (instance families x sizes x operating systems, database classes x
+  engines, storage classes, inter-region data transfer ...), i.e. thousands of usage types with their
+  region prefixes. Each account has its own long-tailed mix of services, regions (mostly one or two)
+  and usage types, more of them the more lines it has (lognormal); each usage line names a resource
+  out of pools per (account, region, resource kind), one resource per ~6 expected lines a day. Every
+  linked account has a usage line on day 1. Measured (seed 1, whole month): 10M lines -> 1.3M staged
+  rows (plugins/billflow/staging/sql/stage_cur_daily.sql grain), 3,200 usage types, 38k resources;
+  100M lines -> 7.4M staged rows, 6,300 usage types, 239k resources.
+
+Determinism: the structure (catalogue, counts, ids, resources) comes from ``(seed, payer, period)``;
+amounts come from ``(seed, payer, period, redeliver)``; manifest ids from the same tuple. Same options ->
 byte-identical files.
 """
 
 from __future__ import annotations
 
 import calendar
+import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -78,10 +96,17 @@ LINE_ITEM_TYPES: tuple[str, ...] = (
 ) = range(len(LINE_ITEM_TYPES))
 
 FORMAT_CHOICES = ("legacy", "cur2", "mixed")
+SHAPE_CHOICES = ("small", "realistic")
+# per shape: default payers, linked accounts per payer, linked accounts in all (spread over the payers)
+SHAPE_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "small": {"payers": 2, "accounts": 4, "linked_accounts": None},
+    "realistic": {"payers": 10, "accounts": None, "linked_accounts": 2000},
+}
 DEFAULT_BUCKET = "billflow-landing"
 DEFAULT_ROWS_PER_FILE = 1_000_000
 DEFAULT_CHUNK_ROWS = 200_000
-MAX_PAYERS = 9  # payer i = str(i) * 12 only yields a 12-digit account id for i <= 9
+MAX_PAYERS = 99  # payer ids: see payer_account_id
+MAX_ACCOUNTS = 10_000  # linked accounts of one payer, and in all with linked_accounts
 UNITS = 100_000_000  # money is generated in 1e-8 USD
 CURRENCY = "USD"
 
@@ -93,13 +118,21 @@ class GeneratorError(ValueError):
 
 
 def payer_account_id(payer: int) -> str:
-    """Deterministic payer account id (1-based): 1 -> '111111111111'."""
-    return str(payer) * 12
+    """Deterministic payer account id (1-based): 1 -> '111111111111'; 10..99: 12 -> '912000000000'.
+
+    Payers 1..9 repeat their digit; payers 10..99 are '9' + the two digits + nine zeros. The second digit of
+    the latter is never 0, so they differ from every id of payers 1..9 (whose linked ids start 'p000000').
+    """
+    if payer <= 9:
+        return str(payer) * 12
+    return f"9{payer:02d}{0:09d}"
 
 
 def linked_account_id(payer: int, account: int) -> str:
-    """Deterministic linked account id (both 1-based): (2, 3) -> '200000000003'."""
-    return f"{payer}{account:011d}"
+    """Deterministic linked account id (both 1-based): (2, 3) -> '200000000003'; (12, 3) -> '912000000003'."""
+    if payer <= 9:
+        return f"{payer}{account:011d}"
+    return f"9{payer:02d}{account:09d}"
 
 
 def report_name(payer_id: str, fmt: str) -> str:
@@ -143,9 +176,19 @@ def manifest_key(payer_id: str, fmt: str, period_start: date) -> str:
     return f"{payer_id}/{name}/metadata/BILLING_PERIOD={period_start:%Y-%m}/{name}-Manifest.json"
 
 
-def minimum_rows(payers: int, days: int) -> int:
-    """Smallest --rows that still gives every payer every line item type for `days` days."""
-    return payers * _min_rows_per_payer(days)
+def minimum_rows(payers: int, days: int, *, shape: str = "small", linked_accounts: int = 0) -> int:
+    """Smallest --rows that still gives every payer every line item type for `days` days.
+
+    The realistic shape also gives every one of the `linked_accounts` (in all) a usage line on day 1.
+    """
+    return payers * _min_rows_per_payer(days) + (linked_accounts if shape == "realistic" else 0)
+
+
+def spread_accounts(linked_accounts: int, payers: int) -> list[int]:
+    """Linked accounts per payer when `linked_accounts` are spread over `payers`: at least one each, the
+    rest in proportion to 1 / payer**0.7 (payer 1 the largest organisation). 2000 over 10 -> 503 ... 101."""
+    weights = 1.0 / np.arange(1, payers + 1, dtype=np.float64) ** 0.7
+    return [int(n) + 1 for n in _split(linked_accounts - payers, weights)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,6 +226,7 @@ class GenerationResult:
     redeliver: bool
     final: bool
     deliveries: tuple[PayerDelivery, ...]
+    shape: str = "small"
 
     @property
     def manifest_paths(self) -> list[Path]:
@@ -206,8 +250,10 @@ def generate_cur(
     out_dir: Path | str,
     *,
     period: str,
-    payers: int = 2,
-    accounts: int = 4,
+    payers: int | None = None,
+    accounts: int | None = None,
+    linked_accounts: int | None = None,
+    shape: str = "small",
     days: int | None = None,
     rows: int = 100_000,
     seed: int = 7,
@@ -222,13 +268,33 @@ def generate_cur(
     """Write one billing period of sample CUR deliveries (one per payer) under `out_dir`.
 
     `out_dir` is the landing root (= bucket root). `rows` is the target total row count across
-    payers. Raises GeneratorError on bad input.
+    payers. `shape` (SHAPE_CHOICES, module docstring) sets the kind of month and the defaults of
+    `payers` and of the linked accounts: `accounts` per payer, or `linked_accounts` in all, spread
+    over the payers (spread_accounts); give at most one of the two. Raises GeneratorError on bad input.
     """
     period_start = parse_period(period)
     month_days = calendar.monthrange(period_start.year, period_start.month)[1]
+    _check(shape in SHAPE_CHOICES, f"invalid shape {shape!r}: expected one of {', '.join(SHAPE_CHOICES)}")
     _check(fmt in FORMAT_CHOICES, f"invalid format {fmt!r}: expected one of {', '.join(FORMAT_CHOICES)}")
+    defaults = SHAPE_DEFAULTS[shape]
+    if payers is None:
+        payers = defaults["payers"]
     _check(isinstance(payers, int) and 1 <= payers <= MAX_PAYERS, f"--payers must be 1..{MAX_PAYERS}")
-    _check(isinstance(accounts, int) and 1 <= accounts <= 10_000, "--accounts must be 1..10000")
+    _check(
+        accounts is None or linked_accounts is None,
+        "give either --accounts (linked accounts per payer) or --linked-accounts (in all), not both",
+    )
+    if accounts is None and linked_accounts is None:
+        accounts, linked_accounts = defaults["accounts"], defaults["linked_accounts"]
+    if accounts is not None:
+        _check(isinstance(accounts, int) and 1 <= accounts <= MAX_ACCOUNTS, f"--accounts must be 1..{MAX_ACCOUNTS}")
+        account_counts = [accounts] * payers
+    else:
+        _check(
+            isinstance(linked_accounts, int) and payers <= linked_accounts <= MAX_ACCOUNTS,
+            f"--linked-accounts must be {payers}..{MAX_ACCOUNTS} (at least one per payer), got {linked_accounts}",
+        )
+        account_counts = spread_accounts(linked_accounts, payers)
     if days is None:
         days = month_days
     _check(1 <= days <= month_days, f"--days must be 1..{month_days} for {period}")
@@ -236,17 +302,31 @@ def generate_cur(
     _check(rows_per_file >= 1, "--rows-per-file must be >= 1")
     _check(chunk_rows >= 1000, "chunk_rows must be >= 1000")
     _check(bool(re.match(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", bucket)), f"invalid bucket name {bucket!r}")
-    need = minimum_rows(payers, days)
+    realistic = shape == "realistic"
+    need = minimum_rows(payers, days, shape=shape, linked_accounts=sum(account_counts))
     _check(
         rows >= need,
         f"--rows {rows} is too small: every payer needs at least {_min_rows_per_payer(days)} rows to hold "
-        f"all {len(LINE_ITEM_TYPES)} line item types over {days} days ({need} for {payers} payer(s))",
+        f"all {len(LINE_ITEM_TYPES)} line item types over {days} days"
+        + (
+            f", and the realistic shape one more per linked account ({need} for {payers} payer(s) and "
+            f"{sum(account_counts)} linked accounts)"
+            if realistic
+            else f" ({need} for {payers} payer(s))"
+        ),
     )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     deliveries = []
-    per_payer, extra = divmod(rows, payers)
+    if realistic:  # each payer's minimum, the rest in proportion to its linked accounts
+        minimums = [_min_rows_per_payer(days) + n for n in account_counts]
+        budgets = [
+            m + int(b) for m, b in zip(minimums, _split(rows - need, np.array(account_counts, float)), strict=True)
+        ]
+    else:
+        per_payer, extra = divmod(rows, payers)
+        budgets = [per_payer + (1 if i <= extra else 0) for i in range(1, payers + 1)]
     for i in range(1, payers + 1):
         gen = _PayerGenerator(
             out=out,
@@ -254,8 +334,9 @@ def generate_cur(
             fmt=payer_format(fmt, i),
             period_start=period_start,
             days=days,
-            accounts=accounts,
-            budget=per_payer + (1 if i <= extra else 0),
+            accounts=account_counts[i - 1],
+            shape=shape,
+            budget=budgets[i - 1],
             seed=seed,
             redeliver=redeliver,
             final=final,
@@ -273,6 +354,7 @@ def generate_cur(
         redeliver=redeliver,
         final=final,
         deliveries=tuple(deliveries),
+        shape=shape,
     )
 
 
@@ -325,6 +407,7 @@ class _Kind:
     family: str
     resource: str
     weight: float
+    region: int = -1  # realistic shape: _ANY_REGION, _GLOBAL or the index of its one region in _R_REGIONS
 
 
 _KINDS = (
@@ -383,6 +466,7 @@ _DISCOUNTS = (
     (DISCOUNT, "AmazonS3", 0.02, "Volume discount", "discount"),
 )
 _TAX_RATE = 0.10
+_CREDIT_TEXT = "AWS Promotional Credit"
 _CREDIT_RATE = 0.05
 _CREDIT_CAP = 500 * UNITS
 _SUPPORT_MIN = 100 * UNITS
@@ -404,6 +488,7 @@ _PRICING_TERM = {
     DISCOUNTED_USAGE: "Reserved",
     RI_FEE: "Reserved",
 }
+_FLOAT_KEYS = frozenset({"amount", "rate", "pod_rate", "sp_rate", "ri_unused_qty"})  # batch figures that are float
 _SP_TYPES = (SP_COVERED, SP_NEGATION, SP_RECURRING_FEE, SP_UPFRONT_FEE)
 _RI_TYPES = (DISCOUNTED_USAGE, RI_FEE)
 
@@ -477,6 +562,673 @@ def _iso(d: datetime) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# Reference data of the realistic shape
+# --------------------------------------------------------------------------------------------
+
+# region code, usage type prefix, location, price multiplier, weight, code in inter-region usage types
+_R_REGIONS = (
+    ("us-east-1", "", "US East (N. Virginia)", 1.0, 0.30, "USE1"),
+    ("us-east-2", "USE2-", "US East (Ohio)", 1.0, 0.10, "USE2"),
+    ("us-west-1", "USW1-", "US West (N. California)", 1.17, 0.03, "USW1"),
+    ("us-west-2", "USW2-", "US West (Oregon)", 1.0, 0.15, "USW2"),
+    ("ca-central-1", "CAN1-", "Canada (Central)", 1.1, 0.02, "CAN1"),
+    ("sa-east-1", "SAE1-", "South America (Sao Paulo)", 1.5, 0.015, "SAE1"),
+    ("eu-west-1", "EU-", "EU (Ireland)", 1.1, 0.10, "EU"),
+    ("eu-west-2", "EUW2-", "EU (London)", 1.15, 0.04, "EUW2"),
+    ("eu-west-3", "EUW3-", "EU (Paris)", 1.15, 0.015, "EUW3"),
+    ("eu-central-1", "EUC1-", "EU (Frankfurt)", 1.15, 0.07, "EUC1"),
+    ("eu-north-1", "EUN1-", "EU (Stockholm)", 1.05, 0.01, "EUN1"),
+    ("ap-northeast-1", "APN1-", "Asia Pacific (Tokyo)", 1.25, 0.04, "APN1"),
+    ("ap-northeast-2", "APN2-", "Asia Pacific (Seoul)", 1.2, 0.015, "APN2"),
+    ("ap-southeast-1", "APS1-", "Asia Pacific (Singapore)", 1.2, 0.03, "APS1"),
+    ("ap-southeast-2", "APS2-", "Asia Pacific (Sydney)", 1.2, 0.025, "APS2"),
+    ("ap-south-1", "APS3-", "Asia Pacific (Mumbai)", 1.1, 0.02, "APS3"),
+)
+_ANY_REGION, _GLOBAL = -1, -2  # _Kind.region: any region / a global service (no region); >= 0: that region
+
+_R_PRODUCTS = {
+    **_PRODUCTS,
+    "AmazonEKS": "Amazon Elastic Container Service for Kubernetes",
+    "AmazonElastiCache": "Amazon ElastiCache",
+    "AmazonRedshift": "Amazon Redshift",
+    "AmazonSNS": "Amazon Simple Notification Service",
+    "AWSQueueService": "Amazon Simple Queue Service",
+    "AWSGlue": "AWS Glue",
+    "AmazonAthena": "Amazon Athena",
+    "AmazonKinesis": "Amazon Kinesis",
+    "AmazonEFS": "Amazon Elastic File System",
+    "AmazonRoute53": "Amazon Route 53",
+    "awskms": "AWS Key Management Service",
+    "AWSSecretsManager": "AWS Secrets Manager",
+    "AmazonCloudFront": "Amazon CloudFront",
+    "AWSELB": "Elastic Load Balancing",
+    "AmazonSageMaker": "Amazon SageMaker",
+    "AmazonES": "Amazon OpenSearch Service",
+    "AWSCloudTrail": "AWS CloudTrail",
+    "AmazonGuardDuty": "Amazon GuardDuty",
+    "AWSConfig": "AWS Config",
+    "AmazonApiGateway": "Amazon API Gateway",
+    "AWSBackup": "AWS Backup",
+    "AmazonECR": "Amazon EC2 Container Registry (ECR)",
+    "AmazonStates": "AWS Step Functions",
+}
+_R_USAGE_PRODUCTS = tuple(_R_PRODUCTS)
+
+# resource kind -> resource id pattern ({region}, {acct}, {word}, {n}: number in the pool, {hex} / {HEX}: 17 hex
+# digits, lower / upper case)
+_R_RESOURCES = {
+    "instance": "i-{hex}",
+    "volume": "vol-{hex}",
+    "snapshot": "arn:aws:ec2:{region}:{acct}:snapshot/snap-{hex}",
+    "eip": "eipalloc-{hex}",
+    "bucket": "bf-{acct}-{region}-{word}-{n}",
+    "rds": "arn:aws:rds:{region}:{acct}:db:{word}-db-{n}",
+    "lambda": "arn:aws:lambda:{region}:{acct}:function:{word}-{n}",
+    "loggroup": "arn:aws:logs:{region}:{acct}:log-group:/app/{word}-{n}",
+    "alarm": "arn:aws:cloudwatch:{region}:{acct}:alarm:{word}-{n}",
+    "table": "arn:aws:dynamodb:{region}:{acct}:table/{word}-{n}",
+    "task": "arn:aws:ecs:{region}:{acct}:task/{word}-cluster/{hex}{n:015x}",
+    "nat": "arn:aws:ec2:{region}:{acct}:natgateway/nat-{hex}",
+    "vpce": "arn:aws:ec2:{region}:{acct}:vpc-endpoint/vpce-{hex}",
+    "tgw": "arn:aws:ec2:{region}:{acct}:transit-gateway-attachment/tgw-attach-{hex}",
+    "vpn": "arn:aws:ec2:{region}:{acct}:vpn-connection/vpn-{hex}",
+    "eks": "arn:aws:eks:{region}:{acct}:cluster/{word}-{n}",
+    "cache": "arn:aws:elasticache:{region}:{acct}:cluster:{word}-{n:03d}",
+    "redshift": "arn:aws:redshift:{region}:{acct}:cluster:{word}-dw-{n}",
+    "topic": "arn:aws:sns:{region}:{acct}:{word}-{n}",
+    "queue": "arn:aws:sqs:{region}:{acct}:{word}-{n}",
+    "glue": "arn:aws:glue:{region}:{acct}:job/{word}-etl-{n}",
+    "workgroup": "arn:aws:athena:{region}:{acct}:workgroup/{word}-{n}",
+    "stream": "arn:aws:kinesis:{region}:{acct}:stream/{word}-{n}",
+    "efs": "arn:aws:elasticfilesystem:{region}:{acct}:file-system/fs-{hex}",
+    "zone": "arn:aws:route53:::hostedzone/Z{HEX}",
+    "key": "arn:aws:kms:{region}:{acct}:key/{hex}-{n:04d}",
+    "secret": "arn:aws:secretsmanager:{region}:{acct}:secret:{word}/{n}-{hex}",
+    "distribution": "arn:aws:cloudfront::{acct}:distribution/E{HEX}",
+    "lb": "arn:aws:elasticloadbalancing:{region}:{acct}:loadbalancer/app/{word}-{n}/{hex}",
+    "sagemaker": "arn:aws:sagemaker:{region}:{acct}:endpoint/{word}-{n}",
+    "domain": "arn:aws:es:{region}:{acct}:domain/{word}-{n}",
+    "trail": "arn:aws:cloudtrail:{region}:{acct}:trail/{word}-{n}",
+    "detector": "{hex}{n:015x}",
+    "api": "arn:aws:apigateway:{region}::/restapis/{hex}",
+    "vault": "arn:aws:backup:{region}:{acct}:backup-vault:{word}-{n}",
+    "repository": "arn:aws:ecr:{region}:{acct}:repository/{word}-{n}",
+    "statemachine": "arn:aws:states:{region}:{acct}:stateMachine:{word}-{n}",
+}
+_R_WORDS = (
+    *_WORDS, "payments", "checkout", "inventory", "users", "profile", "notify", "ingest", "etl", "analytics", "ads",
+    "recs", "pricing", "shipping", "fraud", "identity", "gateway", "ledger", "stream", "batch", "feeds",
+)  # fmt: skip
+
+# EC2 instance families: family, Linux on-demand rate of the .large size in us-east-1, sizes, weight
+_EC2_FAMILIES = (
+    ("t3", 0.0832, "nano micro small medium large xlarge 2xlarge", 6),
+    ("t3a", 0.0752, "micro small medium large xlarge 2xlarge", 2),
+    ("t4g", 0.0672, "nano micro small medium large xlarge 2xlarge", 2),
+    ("m5", 0.096, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge metal", 6),
+    ("m5a", 0.086, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge", 1),
+    ("m6i", 0.096, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge", 4),
+    ("m6g", 0.077, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 2),
+    ("m7i", 0.1008, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1.5),
+    ("m7g", 0.0816, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1.5),
+    ("c5", 0.085, "large xlarge 2xlarge 4xlarge 9xlarge 12xlarge 18xlarge 24xlarge", 4),
+    ("c6i", 0.085, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge", 3),
+    ("c6g", 0.068, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1.5),
+    ("c7g", 0.0725, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1.5),
+    ("r5", 0.126, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge", 3),
+    ("r6i", 0.126, "large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge", 2.5),
+    ("r6g", 0.1008, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1.5),
+    ("r7g", 0.1071, "medium large xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 1),
+    ("i3", 0.156, "large xlarge 2xlarge 4xlarge 8xlarge 16xlarge", 0.6),
+    ("i4i", 0.172, "large xlarge 2xlarge 4xlarge 8xlarge 16xlarge 32xlarge", 0.5),
+    ("z1d", 0.186, "large xlarge 2xlarge 3xlarge 6xlarge 12xlarge", 0.2),
+    ("d3", 0.2495, "xlarge 2xlarge 4xlarge 8xlarge", 0.2),
+    ("g4dn", 0.263, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge", 0.6),
+    ("g5", 0.503, "xlarge 2xlarge 4xlarge 8xlarge 12xlarge 16xlarge 24xlarge 48xlarge", 0.4),
+    ("p3", 0.765, "2xlarge 8xlarge 16xlarge", 0.1),
+    ("inf2", 0.379, "xlarge 8xlarge 24xlarge 48xlarge", 0.1),
+)
+# size -> (rate multiplier against .large, weight)
+_EC2_SIZES = {
+    "nano": (0.0625, 0.1), "micro": (0.125, 0.4), "small": (0.25, 0.4), "medium": (0.5, 0.6),
+    "large": (1, 1.0), "xlarge": (2, 0.8), "2xlarge": (4, 0.5), "3xlarge": (6, 0.1), "4xlarge": (8, 0.25),
+    "6xlarge": (12, 0.05), "8xlarge": (16, 0.1), "9xlarge": (18, 0.08), "12xlarge": (24, 0.06),
+    "16xlarge": (32, 0.04), "18xlarge": (36, 0.03), "24xlarge": (48, 0.03), "32xlarge": (64, 0.01),
+    "48xlarge": (96, 0.01), "metal": (48, 0.01),
+}  # fmt: skip
+# operating system / purchase option: usage type prefix, operation, rate multiplier, weight, SP discount
+_EC2_OPTIONS = (
+    ("BoxUsage", "RunInstances", 1.0, 1.0, 0.28),  # Linux
+    ("BoxUsage", "RunInstances:0002", 1.55, 0.12, 0.2),  # Windows
+    ("BoxUsage", "RunInstances:0010", 1.3, 0.03, 0.2),  # RHEL
+    ("BoxUsage", "RunInstances:0006", 2.2, 0.01, 0.15),  # Windows with SQL Server Standard
+    ("SpotUsage", "RunInstances:SV050", 0.32, 0.12, 0.0),  # Spot
+)
+_RDS_CLASSES = (
+    ("t3.micro", 0.017, 1), ("t3.small", 0.034, 1), ("t3.medium", 0.068, 1.5), ("t4g.medium", 0.065, 1),
+    ("m5.large", 0.171, 2), ("m5.xlarge", 0.342, 1.2), ("m5.2xlarge", 0.684, 0.6), ("m6g.large", 0.152, 1),
+    ("m6g.xlarge", 0.304, 0.8), ("r5.large", 0.24, 1.2), ("r5.xlarge", 0.48, 1), ("r5.2xlarge", 0.96, 0.5),
+    ("r6g.large", 0.215, 1), ("r6g.xlarge", 0.43, 0.8), ("r6g.2xlarge", 0.86, 0.4), ("r6g.4xlarge", 1.72, 0.2),
+    ("r6i.4xlarge", 2.0, 0.1),
+)  # fmt: skip
+_RDS_ENGINES = (
+    ("CreateDBInstance:0002", 1.0, 2),  # MySQL
+    ("CreateDBInstance:0014", 1.05, 2.5),  # PostgreSQL
+    ("CreateDBInstance:0016", 1.16, 1),  # Aurora MySQL
+    ("CreateDBInstance:0021", 1.16, 1.2),  # Aurora PostgreSQL
+    ("CreateDBInstance:0012", 1.4, 0.2),  # SQL Server Express
+    ("CreateDBInstance:0005", 1.6, 0.1),  # Oracle SE2
+)
+_CACHE_NODES = (
+    ("t3.micro", 0.017), ("t3.small", 0.034), ("t3.medium", 0.068), ("t4g.medium", 0.065), ("m5.large", 0.156),
+    ("m6g.large", 0.149), ("m6g.xlarge", 0.298), ("r5.large", 0.216), ("r6g.large", 0.206), ("r6g.xlarge", 0.411),
+    ("r6g.2xlarge", 0.821), ("r7g.large", 0.219),
+)  # fmt: skip
+_ML_INSTANCES = (
+    ("t3.medium", 0.05), ("m5.large", 0.115), ("m5.xlarge", 0.23), ("c5.xlarge", 0.204), ("g4dn.xlarge", 0.736),
+    ("p3.2xlarge", 3.825), ("g5.2xlarge", 1.515),
+)  # fmt: skip
+_ML_USES = (
+    ("Notebk", "RunInstance:Notebook", 1), ("Host", "RunInstance:Hosting", 1), ("Train", "CreateTrainingJob", 0.5),
+    ("Processing", "CreateProcessingJob", 0.3),
+)  # fmt: skip
+_SEARCH_INSTANCES = (
+    ("t3.medium", 0.073), ("m6g.large", 0.128), ("m6g.xlarge", 0.256), ("r6g.large", 0.167), ("r6g.xlarge", 0.335),
+    ("r6g.2xlarge", 0.67), ("c6g.large", 0.113),
+)  # fmt: skip
+# CloudFront edge: usage type prefix, rate multiplier, weight
+_EDGES = (
+    ("US", 1.0, 1.0), ("EU", 1.0, 0.6), ("CA", 1.0, 0.1), ("JP", 1.34, 0.2), ("AP", 1.41, 0.2),
+    ("AU", 1.34, 0.05), ("IN", 1.28, 0.05), ("SA", 1.31, 0.05), ("ZA", 1.29, 0.01), ("ME", 1.29, 0.01),
+)  # fmt: skip
+
+# Other usage, per product: (share of the product's lines, resource kind, region rule,
+#   [(usage type, operation, unit, rate, lo, hi, SP discount, family, weight), ...])
+_R_OTHER = {
+    "AmazonEC2": (0.3, None, _ANY_REGION, [
+        ("EBS:VolumeUsage.gp3", "CreateVolume-Gp3", "GB-Mo", 0.08, 0.5, 40, 0, "Storage", 5, "volume"),
+        ("EBS:VolumeUsage.gp2", "CreateVolume-Gp2", "GB-Mo", 0.10, 0.5, 40, 0, "Storage", 4, "volume"),
+        ("EBS:VolumeUsage.piops", "CreateVolume-P-IOPS", "GB-Mo", 0.125, 1, 60, 0, "Storage", 0.6, "volume"),
+        ("EBS:VolumeUsage.io2", "CreateVolume-io2", "GB-Mo", 0.125, 1, 60, 0, "Storage", 0.3, "volume"),
+        ("EBS:VolumeUsage.st1", "CreateVolume-ST1", "GB-Mo", 0.045, 5, 300, 0, "Storage", 0.4, "volume"),
+        ("EBS:VolumeUsage.sc1", "CreateVolume-SC1", "GB-Mo", 0.015, 5, 500, 0, "Storage", 0.3, "volume"),
+        ("EBS:VolumeUsage", "CreateVolume", "GB-Mo", 0.05, 0.5, 20, 0, "Storage", 0.2, "volume"),
+        ("EBS:VolumeP-IOPS.piops", "CreateVolume-P-IOPS", "IOPS-Mo", 0.065, 10, 600, 0, "System Operation", 0.5,
+         "volume"),
+        ("EBS:VolumeP-IOPS.gp3", "CreateVolume-Gp3", "IOPS-Mo", 0.005, 10, 500, 0, "System Operation", 1, "volume"),
+        ("EBS:VolumeP-Throughput.gp3", "CreateVolume-Gp3", "GiBps-mo", 0.04, 0.1, 5, 0, "Provisioned Throughput",
+         0.8, "volume"),
+        ("EBS:SnapshotUsage", "CreateSnapshot", "GB-Mo", 0.05, 1, 200, 0, "Storage Snapshot", 3, "snapshot"),
+        ("EBS:SnapshotArchiveStorage", "CreateSnapshot", "GB-Mo", 0.0125, 10, 500, 0, "Storage Snapshot", 0.2,
+         "snapshot"),
+        ("ElasticIP:IdleAddress", "AssociateAddressVPC", "Hrs", 0.005, 1, 24, 0, "IP Address", 0.5, "eip"),
+        ("PublicIPv4:InUseAddress", "AssociateAddressVPC", "Hrs", 0.005, 1, 24, 0, "IP Address", 2, "eip"),
+        ("CPUCredits:t3", "RunInstances", "vCPU-Hours", 0.05, 0.1, 12, 0, "CPU Credits", 1, "instance"),
+        ("CPUCredits:t4g", "RunInstances", "vCPU-Hours", 0.04, 0.1, 12, 0, "CPU Credits", 0.4, "instance"),
+    ]),
+    "AmazonS3": (1.0, "bucket", _ANY_REGION, [
+        ("TimedStorage-ByteHrs", "StandardStorage", "GB-Mo", 0.023, 1, 400, 0, "Storage", 6),
+        ("TimedStorage-SIA-ByteHrs", "StandardIAStorage", "GB-Mo", 0.0125, 1, 800, 0, "Storage", 1.5),
+        ("TimedStorage-ZIA-ByteHrs", "OneZoneIAStorage", "GB-Mo", 0.01, 1, 500, 0, "Storage", 0.3),
+        ("TimedStorage-GlacierByteHrs", "GlacierStorage", "GB-Mo", 0.0036, 10, 5000, 0, "Storage", 0.8),
+        ("TimedStorage-GDA-ByteHrs", "DeepArchiveStorage", "GB-Mo", 0.00099, 10, 20000, 0, "Storage", 0.5),
+        ("TimedStorage-INT-FA-ByteHrs", "IntelligentTieringFAStorage", "GB-Mo", 0.023, 1, 500, 0, "Storage", 1),
+        ("TimedStorage-INT-IA-ByteHrs", "IntelligentTieringIAStorage", "GB-Mo", 0.0125, 1, 500, 0, "Storage", 0.8),
+        ("TimedStorage-INT-AIA-ByteHrs", "IntelligentTieringAIAStorage", "GB-Mo", 0.004, 1, 1000, 0, "Storage",
+         0.5),
+        ("Requests-Tier1", "PutObject", "Requests", 0.000005, 1000, 500000, 0, "API Request", 4),
+        ("Requests-Tier1", "ListBucket", "Requests", 0.000005, 100, 100000, 0, "API Request", 1),
+        ("Requests-Tier1", "CopyObject", "Requests", 0.000005, 100, 50000, 0, "API Request", 0.3),
+        ("Requests-Tier2", "GetObject", "Requests", 0.0000004, 1000, 2000000, 0, "API Request", 4),
+        ("Requests-Tier2", "HeadObject", "Requests", 0.0000004, 1000, 500000, 0, "API Request", 1),
+        ("Requests-SIA-Tier1", "PutObject", "Requests", 0.00001, 100, 50000, 0, "API Request", 0.5),
+        ("Requests-SIA-Tier2", "GetObject", "Requests", 0.000001, 100, 100000, 0, "API Request", 0.5),
+        ("Requests-GDA-Tier1", "PutObject", "Requests", 0.00005, 10, 10000, 0, "API Request", 0.2),
+        ("Requests-INT-Tier1", "PutObject", "Requests", 0.000005, 100, 50000, 0, "API Request", 0.4),
+        ("Requests-INT-Tier2", "GetObject", "Requests", 0.0000004, 100, 100000, 0, "API Request", 0.4),
+        ("Retrieval-SIA", "GetObject", "GB", 0.01, 0.1, 50, 0, "Fee", 0.4),
+        ("DataTransfer-Out-Bytes", "GetObject", "GB", 0.09, 0.1, 100, 0, "Data Transfer", 2),
+        ("DataTransfer-In-Bytes", "PutObject", "GB", 0.0, 0.1, 300, 0, "Data Transfer", 1.5),
+        ("C3DataTransfer-Out-Bytes", "GetObject", "GB", 0.0, 0.1, 100, 0, "Data Transfer", 0.8),
+        ("Monitoring-Automation-INT", "IntAAObjectCount", "Objects", 0.0000025, 1000, 1000000, 0, "Fee", 0.3),
+        ("TagStorage-TagHrs", "TagStorage", "Tag-Mo", 0.00001, 10, 10000, 0, "Tag Storage", 0.2),
+    ]),
+    "AmazonRDS": (0.25, "rds", _ANY_REGION, [
+        ("RDS:GP2-Storage", "CreateDBInstance:0002", "GB-Mo", 0.115, 0.5, 30, 0, "Database Storage", 2),
+        ("RDS:GP3-Storage", "CreateDBInstance:0014", "GB-Mo", 0.115, 0.5, 30, 0, "Database Storage", 1.5),
+        ("RDS:Multi-AZ-GP2-Storage", "CreateDBInstance:0014", "GB-Mo", 0.23, 0.5, 30, 0, "Database Storage", 0.8),
+        ("RDS:PIOPS-Storage", "CreateDBInstance:0002", "GB-Mo", 0.125, 1, 60, 0, "Database Storage", 0.4),
+        ("RDS:PIOPS", "CreateDBInstance:0002", "IOPS-Mo", 0.1, 10, 300, 0, "Provisioned IOPS", 0.3),
+        ("RDS:ChargedBackupUsage", "CreateDBInstance:0014", "GB-Mo", 0.095, 1, 100, 0, "Storage Snapshot", 1.2),
+        ("Aurora:StorageUsage", "CreateDBInstance:0021", "GB-Mo", 0.1, 1, 100, 0, "Database Storage", 1),
+        ("Aurora:StorageIOUsage", "CreateDBInstance:0021", "IOs", 0.0000002, 100000, 50000000, 0,
+         "System Operation", 1),
+        ("Aurora:BackupUsage", "CreateDBInstance:0021", "GB-Mo", 0.021, 1, 100, 0, "Storage Snapshot", 0.6),
+        ("Aurora:ServerlessV2Usage", "CreateDBInstance:0021", "ACU-Hr", 0.12, 0.5, 48, 0, "Serverless", 0.5),
+    ]),
+    "AWSLambda": (1.0, "lambda", _ANY_REGION, [
+        ("Lambda-GB-Second", "Invoke", "Lambda-GB-Second", 0.0000166667, 1000, 300000, 0.17, "Serverless", 4),
+        ("Lambda-GB-Second-ARM", "Invoke", "Lambda-GB-Second", 0.0000133334, 1000, 300000, 0.17, "Serverless", 1.5),
+        ("Request", "Invoke", "Requests", 0.0000002, 10000, 3000000, 0, "Serverless", 2),
+        ("Request-ARM", "Invoke", "Requests", 0.0000002, 10000, 3000000, 0, "Serverless", 0.8),
+        ("Lambda-Provisioned-Concurrency", "Invoke", "Lambda-GB-Second", 0.0000041667, 10000, 1000000, 0.17,
+         "Serverless", 0.3),
+        ("Lambda-Provisioned-GB-Second", "Invoke", "Lambda-GB-Second", 0.0000097222, 1000, 300000, 0.17,
+         "Serverless", 0.3),
+        ("Lambda-Streaming-Response-Processed-Bytes", "Invoke", "GB", 0.008, 0.1, 10, 0, "Serverless", 0.1),
+    ]),
+    "AmazonCloudWatch": (1.0, None, _ANY_REGION, [
+        ("CW:MetricMonitorUsage", "MetricStorage", "Metrics", 0.01, 5, 500, 0, "Metric", 3, None),
+        ("CW:Requests", "PutMetricData", "Requests", 0.00001, 1000, 1000000, 0, "API Request", 1.5, None),
+        ("CW:GMD-Metrics", "GetMetricData", "Metrics", 0.00001, 1000, 1000000, 0, "API Request", 1, None),
+        ("DataProcessing-Bytes", "PutLogEvents", "GB", 0.5, 0.05, 20, 0, "Data Payload", 4, "loggroup"),
+        ("TimedStorage-ByteHrs", "HourlyStorageMetering", "GB-Mo", 0.03, 1, 200, 0, "Storage Snapshot", 3,
+         "loggroup"),
+        ("VendedLog-Bytes", "PutLogEvents", "GB", 0.5, 0.05, 20, 0, "Data Payload", 1, "loggroup"),
+        ("DataScanned-Bytes", "StartQuery", "GB", 0.005, 1, 500, 0, "Data Payload", 0.5, "loggroup"),
+        ("CW:AlarmMonitorUsage", "Unknown", "Alarms", 0.1, 1, 50, 0, "Alarm", 1.5, "alarm"),
+        ("CW:DashboardsUsageHour-Basic", "DashboardHour", "Dashboards", 0.004, 1, 24, 0, "Dashboard", 0.3, None),
+    ]),
+    "AWSDataTransfer": (0.6, None, _ANY_REGION, [
+        ("DataTransfer-Out-Bytes", "RunInstances", "GB", 0.09, 0.1, 150, 0, "Data Transfer", 3),
+        ("DataTransfer-In-Bytes", "RunInstances", "GB", 0.0, 0.1, 300, 0, "Data Transfer", 2),
+        ("DataTransfer-Regional-Bytes", "InterZone-In", "GB", 0.01, 1, 400, 0, "Data Transfer", 2),
+        ("DataTransfer-Regional-Bytes", "InterZone-Out", "GB", 0.01, 1, 400, 0, "Data Transfer", 2),
+        ("DataTransfer-Regional-Bytes", "PublicIP-In", "GB", 0.01, 0.1, 100, 0, "Data Transfer", 0.5),
+        ("DataTransfer-Regional-Bytes", "PublicIP-Out", "GB", 0.01, 0.1, 100, 0, "Data Transfer", 0.5),
+        ("CloudFront-Out-Bytes", "RunInstances", "GB", 0.0, 0.1, 100, 0, "Data Transfer", 0.3),
+    ]),
+    "AmazonDynamoDB": (1.0, "table", _ANY_REGION, [
+        ("ReadCapacityUnit-Hrs", "CommittedThroughput", "ReadCapacityUnit-Hrs", 0.00013, 100, 40000, 0,
+         "Provisioned IOPS", 1.5),
+        ("WriteCapacityUnit-Hrs", "CommittedThroughput", "WriteCapacityUnit-Hrs", 0.00065, 100, 20000, 0,
+         "Provisioned IOPS", 1.5),
+        ("ReadRequestUnits", "PayPerRequestThroughput", "ReadRequestUnits", 0.00000025, 10000, 10000000, 0,
+         "Amazon DynamoDB PayPerRequest Throughput", 2),
+        ("WriteRequestUnits", "PayPerRequestThroughput", "WriteRequestUnits", 0.00000125, 10000, 5000000, 0,
+         "Amazon DynamoDB PayPerRequest Throughput", 2),
+        ("TimedStorage-ByteHrs", "StandardStorage", "GB-Mo", 0.25, 0.1, 50, 0, "Database Storage", 2),
+        ("TimedPITRStorage-ByteHrs", "TimedPITRStorage", "GB-Mo", 0.2, 0.1, 50, 0, "Storage Snapshot", 0.8),
+        ("TimedBackupStorage-ByteHrs", "TimedBackupStorage", "GB-Mo", 0.1, 0.1, 50, 0, "Storage Snapshot", 0.5),
+        ("IA-TimedStorage-ByteHrs", "StandardIAStorage", "GB-Mo", 0.1, 0.1, 50, 0, "Database Storage", 0.3),
+        ("ReplWriteCapacityUnit-Hrs", "CommittedThroughput", "ReplWriteCapacityUnit-Hrs", 0.000975, 100, 20000, 0,
+         "Provisioned IOPS", 0.2),
+        ("Streams-Requests", "GetRecords", "Requests", 0.0000002, 1000, 1000000, 0, "API Request", 0.3),
+    ]),
+    "AmazonECS": (1.0, "task", _ANY_REGION, [
+        ("Fargate-vCPU-Hours:perCPU", "FargateTask", "hours", 0.04048, 1, 96, 0.2, "Compute", 3),
+        ("Fargate-GB-Hours", "FargateTask", "hours", 0.004445, 2, 400, 0.2, "Compute", 2.5),
+        ("Fargate-ARM-vCPU-Hours:perCPU", "FargateTask", "hours", 0.03238, 1, 96, 0.2, "Compute", 0.8),
+        ("Fargate-ARM-GB-Hours", "FargateTask", "hours", 0.00356, 2, 400, 0.2, "Compute", 0.7),
+        ("Fargate-EphemeralStorage-GB-Hours", "FargateTask", "GB-Hours", 0.000111, 20, 2000, 0, "Compute", 0.6),
+        ("Fargate-Windows-vCPU-Hours:perCPU", "FargateTask", "hours", 0.09148, 1, 96, 0.15, "Compute", 0.1),
+        ("Fargate-Windows-OS-Hours:perCPU", "FargateTask", "hours", 0.046, 1, 96, 0, "Compute", 0.1),
+    ]),
+    "AmazonVPC": (1.0, None, _ANY_REGION, [
+        ("NatGateway-Hours", "NatGateway", "Hrs", 0.045, 1, 24, 0, "NAT Gateway", 2, "nat"),
+        ("NatGateway-Bytes", "NatGateway", "GB", 0.045, 0.1, 200, 0, "NAT Gateway", 2, "nat"),
+        ("VpcEndpoint-Hours", "VpcEndpoint", "Hrs", 0.01, 1, 24, 0, "VpcEndpoint", 1.5, "vpce"),
+        ("VpcEndpoint-Bytes", "VpcEndpoint", "GB", 0.01, 0.1, 200, 0, "VpcEndpoint", 1.2, "vpce"),
+        ("TransitGateway-Hours", "TransitGatewayVPC", "Hrs", 0.05, 1, 24, 0, "Transit Gateway", 0.4, "tgw"),
+        ("TransitGateway-Bytes", "TransitGatewayVPC", "GB", 0.02, 1, 500, 0, "Transit Gateway", 0.4, "tgw"),
+        ("VPN-Usage-Hours:ipsec.1", "CreateVpnConnection", "Hrs", 0.05, 1, 24, 0, "Cloud Connectivity", 0.2, "vpn"),
+        ("PublicIPv4:IdleAddress", "IdleAddress", "Hrs", 0.005, 1, 24, 0, "VPC Public IPv4 Address", 0.5, "eip"),
+    ]),
+    "AmazonEKS": (1.0, "eks", _ANY_REGION, [
+        ("AmazonEKS-Hours:perCluster", "CreateOperation", "Hours", 0.1, 1, 24, 0, "Compute", 1.5),
+        ("AmazonEKS-Hours:extendedSupport", "ExtendedSupport", "Hours", 0.5, 1, 24, 0, "Compute", 0.1),
+    ]),
+    "AmazonElastiCache": (0.15, "cache", _ANY_REGION, [
+        ("ElastiCache:BackupUsage", "CreateSnapshot", "GB-Mo", 0.085, 0.5, 50, 0, "Storage Snapshot", 0.5),
+        ("ElastiCache:ServerlessStorage", "CreateCacheCluster:0002", "GB-Hrs", 0.125, 1, 240, 0, "Serverless", 0.3),
+    ]),
+    "AmazonRedshift": (1.0, "redshift", _ANY_REGION, [
+        ("Node:dc2.large", "RunComputeNode:0001", "Hrs", 0.25, 1, 24, 0, "Compute Instance", 1),
+        ("Node:ra3.xlplus", "RunComputeNode:0001", "Hrs", 1.086, 1, 24, 0, "Compute Instance", 0.8),
+        ("Node:ra3.4xlarge", "RunComputeNode:0001", "Hrs", 3.26, 1, 24, 0, "Compute Instance", 0.5),
+        ("Node:ra3.16xlarge", "RunComputeNode:0001", "Hrs", 13.04, 1, 24, 0, "Compute Instance", 0.1),
+        ("RMS:GB-Mo", "RMS", "GB-Mo", 0.024, 10, 2000, 0, "Redshift Managed Storage", 0.8),
+        ("Redshift:ServerlessUsage", "Usage", "RPU-Hr", 0.375, 1, 200, 0, "Serverless", 0.4),
+    ]),
+    "AmazonSNS": (1.0, "topic", _ANY_REGION, [
+        ("Requests-Tier1", "Publish", "Requests", 0.0000005, 10000, 10000000, 0, "API Request", 1.5),
+        ("DeliveryAttempts-HTTP", "Notification", "Notifications", 0.0000006, 1000, 1000000, 0, "Message Delivery",
+         0.8),
+        ("DeliveryAttempts-SQS", "Notification", "Notifications", 0.0, 1000, 1000000, 0, "Message Delivery", 0.8),
+        ("DeliveryAttempts-SMTP", "Notification", "Notifications", 0.00002, 10, 10000, 0, "Message Delivery", 0.2),
+    ]),
+    "AWSQueueService": (1.0, "queue", _ANY_REGION, [
+        ("Requests-RBP", "SendMessage", "Requests", 0.0000004, 10000, 10000000, 0, "API Request", 2),
+        ("Requests-RBP", "ReceiveMessage", "Requests", 0.0000004, 10000, 10000000, 0, "API Request", 1.5),
+        ("Requests-FIFO-RBP", "SendMessage", "Requests", 0.0000005, 1000, 1000000, 0, "API Request", 0.6),
+    ]),
+    "AWSGlue": (1.0, None, _ANY_REGION, [
+        ("ETL-DPU-Hour", "Jobrun", "DPU-Hour", 0.44, 0.1, 50, 0, "AWS Glue", 1, "glue"),
+        ("ETL-Flex-DPU-Hour", "Jobrun", "DPU-Hour", 0.29, 0.1, 50, 0, "AWS Glue", 0.3, "glue"),
+        ("Crawler-DPU-Hour", "CrawlerRun", "DPU-Hour", 0.44, 0.1, 5, 0, "AWS Glue", 0.8, None),
+        ("Catalog-Request", "Request", "Requests", 0.000001, 1000, 1000000, 0, "AWS Glue", 0.8, None),
+        ("Catalog-Storage", "Storage", "Obj-Month", 0.00001, 1000, 1000000, 0, "AWS Glue", 0.5, None),
+    ]),
+    "AmazonAthena": (1.0, "workgroup", _ANY_REGION, [
+        ("DataScannedInTB", "RunQuery", "Terabytes", 5.0, 0.001, 2, 0, "Serverless", 1.5),
+    ]),
+    "AmazonKinesis": (1.0, "stream", _ANY_REGION, [
+        ("Storage-ShardHour", "shardHourStorage", "ShardHour", 0.015, 1, 240, 0, "Kinesis Streams", 1),
+        ("PutRequestPayloadUnits", "PutRecord", "PutRequestPayloadUnits", 0.000000014, 100000, 100000000, 0,
+         "Kinesis Streams", 1),
+        ("ExtendedRetention-ShardHour", "shardHourStorage", "ShardHour", 0.02, 1, 240, 0, "Kinesis Streams", 0.3),
+        ("OnDemand-StreamHour", "OnDemandStreamHr", "StreamHour", 0.04, 1, 24, 0, "Kinesis Streams", 0.4),
+        ("OnDemand-BilledIncomingBytes", "OnDemandDataIngest", "GB", 0.08, 0.1, 100, 0, "Kinesis Streams", 0.4),
+    ]),
+    "AmazonEFS": (1.0, "efs", _ANY_REGION, [
+        ("TimedStorage-ByteHrs", "", "GB-Mo", 0.3, 0.5, 100, 0, "Storage", 1.2),
+        ("IATimedStorage-ByteHrs", "", "GB-Mo", 0.025, 0.5, 500, 0, "Storage", 0.5),
+        ("ProvisionedTP-MiBpsHrs", "", "MiBps-Mo", 6.0, 0.01, 1, 0, "Provisioned Throughput", 0.1),
+        ("ElasticThroughput-Read-Bytes", "", "GB", 0.03, 0.1, 200, 0, "Storage", 0.4),
+    ]),
+    "AmazonRoute53": (1.0, "zone", _GLOBAL, [
+        ("HostedZone", "", "HostedZone", 0.5, 0.03, 0.04, 0, "DNS Zone", 2),
+        ("DNS-Queries", "", "Queries", 0.0000004, 10000, 10000000, 0, "DNS Query", 2),
+        ("Health-Check-AWS", "", "Health-Check", 0.5, 0.03, 0.04, 0, "DNS Health Check", 0.4),
+    ]),
+    "awskms": (1.0, "key", _ANY_REGION, [
+        ("KMS-Keys", "CreateKey", "Keys", 1.0, 0.03, 0.04, 0, "Encryption Key", 2),
+        ("KMS-Requests", "Decrypt", "Requests", 0.000003, 1000, 1000000, 0, "Encryption Key", 1.5),
+        ("KMS-Requests", "GenerateDataKey", "Requests", 0.000003, 1000, 1000000, 0, "Encryption Key", 1),
+        ("KMS-Requests-Asymmetric", "Sign", "Requests", 0.000015, 100, 100000, 0, "Encryption Key", 0.2),
+    ]),
+    "AWSSecretsManager": (1.0, "secret", _ANY_REGION, [
+        ("AWSSecretsManager-Secrets", "StorageSecret", "Secrets", 0.4, 0.03, 0.04, 0, "Secret", 2),
+        ("AWSSecretsManager-APIRequest", "GetSecretValue", "API Requests", 0.000005, 100, 100000, 0, "API Request",
+         1.5),
+    ]),
+    "AWSELB": (1.0, "lb", _ANY_REGION, [
+        ("LoadBalancerUsage", "LoadBalancing:Application", "Hrs", 0.0225, 1, 24, 0, "Load Balancer-Application", 3),
+        ("LCUUsage", "LoadBalancing:Application", "LCU-Hrs", 0.008, 1, 200, 0, "Load Balancer-Application", 3),
+        ("LoadBalancerUsage", "LoadBalancing:Network", "Hrs", 0.0225, 1, 24, 0, "Load Balancer-Network", 1.5),
+        ("LCUUsage", "LoadBalancing:Network", "LCU-Hrs", 0.006, 1, 200, 0, "Load Balancer-Network", 1.5),
+        ("LoadBalancerUsage", "LoadBalancing", "Hrs", 0.025, 1, 24, 0, "Load Balancer", 0.4),
+        ("DataProcessing-Bytes", "LoadBalancing", "GB", 0.008, 0.1, 200, 0, "Load Balancer", 0.4),
+        ("LoadBalancerUsage", "LoadBalancing:Gateway", "Hrs", 0.0125, 1, 24, 0, "Load Balancer-Gateway", 0.1),
+    ]),
+    "AmazonSageMaker": (0.1, "sagemaker", _ANY_REGION, [
+        ("Host:VolumeUsage.gp2", "RunInstance", "GB-Mo", 0.14, 1, 50, 0, "ML Storage", 1),
+    ]),
+    "AmazonES": (0.2, "domain", _ANY_REGION, [
+        ("ES:GP3-Storage", "ESDomain", "GB-Mo", 0.122, 1, 100, 0, "Elastic Search Volume", 1),
+        ("ES:GP2-Storage", "ESDomain", "GB-Mo", 0.135, 1, 100, 0, "Elastic Search Volume", 0.5),
+    ]),
+    "AWSCloudTrail": (1.0, "trail", _ANY_REGION, [
+        ("PaidEventsRecorded", "None", "Events", 0.00002, 1000, 1000000, 0, "Management Tools - AWS CloudTrail",
+         0.8),
+        ("DataEventsRecorded", "None", "Events", 0.000001, 1000, 10000000, 0, "Management Tools - AWS CloudTrail",
+         0.6),
+        ("FreeEventsRecorded", "None", "Events", 0.0, 1000, 1000000, 0, "Management Tools - AWS CloudTrail", 1),
+    ]),
+    "AmazonGuardDuty": (1.0, "detector", _ANY_REGION, [
+        ("PaidEventsAnalyzed", "CloudTrailEvents", "Events", 0.000004, 10000, 1000000, 0, "Security Services", 1),
+        ("PaidS3DataEventsAnalyzed", "S3DataEvents", "Events", 0.0000008, 10000, 10000000, 0, "Security Services",
+         0.6),
+        ("PaidFlowLogsAnalyzed", "VPCFlowLogs", "GB", 1.0, 0.01, 5, 0, "Security Services", 0.8),
+        ("PaidDNSLogsAnalyzed", "DNSLogs", "GB", 1.0, 0.01, 2, 0, "Security Services", 0.5),
+    ]),
+    "AWSConfig": (1.0, None, _ANY_REGION, [
+        ("ConfigurationItemRecorded", "None", "ConfigurationItemRecorded", 0.003, 10, 5000, 0,
+         "Management Tools - AWS Config", 1.2),
+        ("ConfigRuleEvaluations", "ConfigRuleEvaluations", "ConfigRuleEvaluations", 0.001, 100, 10000, 0,
+         "Management Tools - AWS Config Rules", 0.8),
+    ]),
+    "AmazonApiGateway": (1.0, "api", _ANY_REGION, [
+        ("ApiGatewayRequest", "ApiGatewayRequest", "Requests", 0.0000035, 1000, 1000000, 0, "API Calls", 1.2),
+        ("ApiGatewayHttpRequest", "ApiGatewayHttpApi", "Requests", 0.000001, 1000, 1000000, 0, "API Calls", 1),
+        ("ApiGatewayMessage", "ApiGatewayWebSocket", "Messages", 0.000001, 1000, 1000000, 0, "WebSocket", 0.2),
+    ]),
+    "AWSBackup": (1.0, "vault", _ANY_REGION, [
+        ("WarmStorage-ByteHrs-EBS", "Storage", "GB-Mo", 0.05, 1, 500, 0, "AWS Backup Storage", 1),
+        ("WarmStorage-ByteHrs-EFS", "Storage", "GB-Mo", 0.05, 1, 500, 0, "AWS Backup Storage", 0.4),
+        ("WarmStorage-ByteHrs-RDS", "Storage", "GB-Mo", 0.095, 1, 500, 0, "AWS Backup Storage", 0.4),
+        ("ColdStorage-ByteHrs-EFS", "Storage", "GB-Mo", 0.01, 1, 500, 0, "AWS Backup Storage", 0.1),
+        ("WarmStorage-ByteHrs-DynamoDB", "Storage", "GB-Mo", 0.1, 1, 500, 0, "AWS Backup Storage", 0.2),
+    ]),
+    "AmazonECR": (1.0, "repository", _ANY_REGION, [
+        ("TimedStorage-ByteHrs", "", "GB-Mo", 0.1, 0.1, 50, 0, "EC2 Container Registry", 1.5),
+    ]),
+    "AmazonStates": (1.0, "statemachine", _ANY_REGION, [
+        ("StateTransition", "StartExecution", "StateTransitions", 0.000025, 100, 100000, 0, "AWS Step Functions",
+         0.8),
+        ("ExpressRequest", "StartExecution", "Requests", 0.000001, 100, 100000, 0, "AWS Step Functions", 0.3),
+    ]),
+}  # fmt: skip
+
+# share of the usage lines per product (before each account's own mix)
+_R_PRODUCT_WEIGHTS = {
+    "AmazonEC2": 24, "AmazonS3": 12, "AmazonRDS": 6, "AWSLambda": 4, "AmazonCloudWatch": 7, "AWSDataTransfer": 8,
+    "AmazonDynamoDB": 3, "AmazonECS": 3, "AmazonVPC": 4, "AmazonEKS": 0.8, "AmazonElastiCache": 1.5,
+    "AmazonRedshift": 0.6, "AmazonSNS": 1.5, "AWSQueueService": 2, "AWSGlue": 1, "AmazonAthena": 0.6,
+    "AmazonKinesis": 0.8, "AmazonEFS": 1, "AmazonRoute53": 1.5, "awskms": 2.5, "AWSSecretsManager": 2,
+    "AmazonCloudFront": 1.5, "AWSELB": 3, "AmazonSageMaker": 0.6, "AmazonES": 0.6, "AWSCloudTrail": 1,
+    "AmazonGuardDuty": 1, "AWSConfig": 1, "AmazonApiGateway": 1, "AWSBackup": 0.8, "AmazonECR": 1,
+    "AmazonStates": 0.5,
+}  # fmt: skip
+
+
+@functools.cache
+def _realistic_kinds() -> tuple[_Kind, ...]:
+    """The usage kinds of the realistic shape (~1,600), weights summing to 1 over the whole catalogue."""
+    regional: list[tuple[str, list[_Kind]]] = []  # (product, kinds)
+
+    def group(product: str, kinds: list[_Kind], share: float = 1.0) -> None:
+        total = sum(k.weight for k in kinds)
+        scaled = [dataclasses.replace(k, weight=k.weight / total * share) for k in kinds]
+        regional.append((product, scaled))
+
+    # EC2 instances (70 % of EC2), other EC2 usage (30 %)
+    box = []
+    for family, rate, sizes, fw in _EC2_FAMILIES:
+        for size in sizes.split():
+            mult, sw = _EC2_SIZES[size]
+            itype = f"{family}.{size}"
+            for prefix, op, om, ow, sp in _EC2_OPTIONS:
+                box.append(
+                    _Kind("AmazonEC2", f"{prefix}:{itype}", op, "Hrs", round(rate * mult * om, 6), 1, 24, sp, itype,
+                          "Compute Instance", "instance", fw * sw * ow)
+                )  # fmt: skip
+    group("AmazonEC2", box, 0.7)
+    rds = []
+    for cls, rate, cw in _RDS_CLASSES:
+        for op, em, ew in _RDS_ENGINES:
+            for prefix, am, aw in (("InstanceUsage", 1, 1), ("Multi-AZUsage", 2, 0.4)):
+                rds.append(
+                    _Kind("AmazonRDS", f"{prefix}:db.{cls}", op, "Hrs", round(rate * em * am, 6), 1, 24, 0, f"db.{cls}",
+                          "Database Instance", "rds", cw * ew * aw)
+                )  # fmt: skip
+    group("AmazonRDS", rds, 0.75)
+    cache = []
+    for node, rate in _CACHE_NODES:
+        for op, em, ew in (("CreateCacheCluster:0002", 1, 1), ("CreateCacheCluster:0001", 1, 0.3),
+                           ("CreateCacheCluster:0004", 0.8, 0.2)):  # fmt: skip
+            cache.append(
+                _Kind("AmazonElastiCache", f"NodeUsage:cache.{node}", op, "NodeUsage", round(rate * em, 6), 1, 24, 0,
+                      f"cache.{node}", "Cache Instance", "cache", ew)
+            )  # fmt: skip
+    group("AmazonElastiCache", cache, 0.85)
+    ml = []
+    for itype, rate in _ML_INSTANCES:
+        for prefix, op, w in _ML_USES:
+            ml.append(
+                _Kind("AmazonSageMaker", f"{prefix}:ml.{itype}", op, "Hrs", rate, 1, 24, 0, f"ml.{itype}",
+                      "ML Instance", "sagemaker", w)
+            )  # fmt: skip
+    group("AmazonSageMaker", ml, 0.9)
+    search = [
+        _Kind("AmazonES", f"ESInstance:{itype}.search", "ESDomain", "Hrs", rate, 1, 24, 0, f"{itype}.search",
+              "Amazon OpenSearch Service Instance", "domain", 1)
+        for itype, rate in _SEARCH_INSTANCES
+    ]  # fmt: skip
+    group("AmazonES", search, 0.8)
+    for product, (share, resource, region, rows) in _R_OTHER.items():
+        kinds = []
+        for row in rows:
+            usage_type, op, unit, rate, lo, hi, sp, family, w = row[:9]
+            res = row[9] if len(row) > 9 else resource
+            kinds.append(
+                _Kind(product, usage_type, op, unit, rate, lo, hi, sp, "", family, res or "none", w, region)
+            )  # fmt: skip
+        group(product, kinds, share)
+    # inter-region data transfer: one usage type per (source, destination) region and direction
+    region_w = np.array([r[4] for r in _R_REGIONS])
+    inter = []
+    for s, src in enumerate(_R_REGIONS):
+        for d, dst in enumerate(_R_REGIONS):
+            if s != d:
+                w = float(region_w[d] / (1 - region_w[s]))
+                inter.append(
+                    _Kind("AWSDataTransfer", f"{src[5]}-{dst[5]}-AWS-Out-Bytes", "InterRegion-Out", "GB", 0.02, 0.1,
+                          200, 0, "", "Data Transfer", "none", w, s)
+                )  # fmt: skip
+                inter.append(
+                    _Kind("AWSDataTransfer", f"{src[5]}-{dst[5]}-AWS-In-Bytes", "InterRegion-In", "GB", 0.0, 0.1,
+                          200, 0, "", "Data Transfer", "none", w * 0.6, s)
+                )  # fmt: skip
+    group("AWSDataTransfer", inter, 0.4)
+    edge = []
+    for prefix, mult, w in _EDGES:
+        for usage_type, op, unit, rate, lo, hi, ww in (
+            ("DataTransfer-Out-Bytes", "GET", "GB", 0.085, 0.1, 500, 1),
+            ("Requests-Tier1", "GET", "Requests", 0.0000075, 10000, 10000000, 1),
+            ("Requests-Tier2-HTTPS", "GET", "Requests", 0.00001, 10000, 10000000, 1),
+            ("DataTransfer-Out-OBytes", "GET", "GB", 0.02, 0.1, 100, 0.5),
+        ):
+            edge.append(
+                _Kind("AmazonCloudFront", f"{prefix}-{usage_type}", op, unit, round(rate * mult, 10), lo, hi, 0, "",
+                      "Data Transfer", "distribution", w * ww, _GLOBAL)
+            )  # fmt: skip
+    group("AmazonCloudFront", edge)
+    # product shares
+    shares: dict[str, float] = {}
+    for product, kinds in regional:
+        shares[product] = shares.get(product, 0.0) + sum(k.weight for k in kinds)
+    total = sum(_R_PRODUCT_WEIGHTS.values())
+    out = []
+    for product, kinds in regional:
+        f = _R_PRODUCT_WEIGHTS[product] / total / shares[product]
+        out.extend(dataclasses.replace(k, weight=k.weight * f) for k in kinds)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Every (usage kind, region) a realistic account can use, as columns."""
+
+    kind: np.ndarray  # index into _realistic_kinds()
+    region: np.ndarray  # index into _R_REGIONS; len(_R_REGIONS) = global (no region)
+    product: np.ndarray  # index into _R_USAGE_PRODUCTS
+    resource: np.ndarray  # index into _R_RESOURCE_KINDS; -1: no resource
+    weight: np.ndarray
+    rate: np.ndarray
+    sp_rate: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    usage_type: list[str]
+    operation: list[str]
+    region_code: list[str]
+    location: list[str]
+    unit: list[str]
+    instance_type: list[str]
+    family: list[str]
+    product_code: list[str]
+    descriptions: list[tuple[str, str, str]]  # usage, SP covered, RI applied
+    sku: list[str]
+    by_region: list[np.ndarray]  # pairs of each region (and, last, of the global services), ascending
+
+    def find(self, product: str, usage_type: str, operation: str, region: int) -> int:
+        """Index of the pair of a regional kind (usage type without the region prefix) in region `region`."""
+        kinds = _realistic_kinds()
+        for i in np.flatnonzero(self.region == region):
+            kind = kinds[self.kind[i]]
+            if (kind.product, kind.usage_type, kind.operation) == (product, usage_type, operation):
+                return int(i)
+        raise KeyError((product, usage_type, operation, region))
+
+
+_R_RESOURCE_KINDS = tuple(_R_RESOURCES)
+# realistic shape tuning: see _PayerGenerator._realistic_usage
+_R_ACCOUNT_SIGMA = 1.0  # lognormal spread of the accounts' lines
+_R_PRODUCT_SIGMA = 1.0  # lognormal spread of an account's liking of each product
+_R_REGION_CONCENTRATION = 2.0  # Dirichlet concentration of an account's regions (small: few regions)
+_R_LINES_PER_SLOT = 25  # an account has one (usage kind, region) per this many usage lines a day
+_R_MIN_SLOTS, _R_MAX_SLOTS = 6, 2500
+_R_WEIGHT_POWER = 0.5  # an account's lines over its slots: weight ** power (< 1 flattens the tail)
+_R_LINES_PER_RESOURCE = 6  # expected usage lines a day per resource
+
+
+@functools.cache
+def _realistic_pairs() -> _Pairs:
+    kinds = _realistic_kinds()
+    n_regions = len(_R_REGIONS)
+    product_index = {p: k for k, p in enumerate(_R_USAGE_PRODUCTS)}
+    resource_index = {r: k for k, r in enumerate(_R_RESOURCE_KINDS)}
+    rows = []
+    for k, kind in enumerate(kinds):
+        if kind.region == _GLOBAL:
+            regions = [n_regions]
+        elif kind.region == _ANY_REGION:
+            regions = range(n_regions)
+        else:
+            regions = [kind.region]
+        rows.extend((k, r) for r in regions)
+    kind_idx = np.array([k for k, _r in rows], dtype=np.int64)
+    region_idx = np.array([r for _k, r in rows], dtype=np.int64)
+    cols: dict[str, list] = {name: [] for name in ("usage_type", "region_code", "location", "rate", "sp_rate")}
+    descriptions, skus = [], []
+    for k, r in rows:
+        kind = kinds[k]
+        if r == n_regions:
+            code, prefix, location, mult = "", "", "Global", 1.0
+        else:
+            code, prefix, location, mult = _R_REGIONS[r][:4]
+        usage_type = kind.usage_type if kind.region >= 0 else prefix + kind.usage_type
+        rate = round(kind.rate * mult, 10)
+        sp_rate = round(rate * (1 - kind.sp_discount), 10) if kind.sp_discount else 0.0
+        what = kind.instance_type or usage_type
+        cols["usage_type"].append(usage_type)
+        cols["region_code"].append(code)
+        cols["location"].append(location)
+        cols["rate"].append(rate)
+        cols["sp_rate"].append(sp_rate)
+        descriptions.append(
+            (
+                f"${rate:g} per {kind.unit} for {usage_type} in {location}",
+                f"{what} usage covered by Compute Savings Plans in {location}",
+                f"{what} reserved instance applied",
+            )
+        )
+        skus.append(_digest("sku", usage_type, kind.operation, code).hex()[:16].upper())
+    return _Pairs(
+        kind=kind_idx,
+        region=region_idx,
+        product=np.array([product_index[kinds[k].product] for k in kind_idx], dtype=np.int64),
+        resource=np.array([resource_index.get(kinds[k].resource, -1) for k in kind_idx], dtype=np.int64),
+        weight=np.array([kinds[k].weight for k in kind_idx]),
+        rate=np.array(cols["rate"]),
+        sp_rate=np.array(cols["sp_rate"]),
+        lo=np.array([float(kinds[k].lo) for k in kind_idx]),
+        hi=np.array([float(kinds[k].hi) for k in kind_idx]),
+        usage_type=cols["usage_type"],
+        operation=[kinds[k].operation for k in kind_idx],
+        region_code=cols["region_code"],
+        location=cols["location"],
+        unit=[kinds[k].unit for k in kind_idx],
+        instance_type=[kinds[k].instance_type for k in kind_idx],
+        family=[kinds[k].family for k in kind_idx],
+        product_code=[kinds[k].product for k in kind_idx],
+        descriptions=descriptions,
+        sku=skus,
+        by_region=[np.flatnonzero(region_idx == r) for r in range(n_regions + 1)],
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Catalogue of line templates (one per resource line, fee, discount, tax ...)
 # --------------------------------------------------------------------------------------------
 
@@ -502,7 +1254,46 @@ class _Template:
     lo: float = 0.0
     hi: float = 0.0
     weight: float = 0.0
-    kind: _Kind | None = None
+
+
+class _Catalogue:
+    """A payer's line templates as columns: usage templates first, then fees, discounts, tax and credits.
+
+    Row t of a chunk takes its account, product, usage type ... from entry t; `descriptions` holds four per
+    template (usage, SP covered, negation, RI applied), so a row's description is entry 4 t + kind.
+    """
+
+    FIELDS = (
+        "acct", "product", "usage_type", "operation", "region", "location", "resource_id", "unit",
+        "instance_type", "family", "bill_type", "team", "project", "rate", "sp_rate", "lo", "hi", "weight",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list] = {name: [] for name in self.FIELDS}
+        self.descriptions: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.columns["acct"])
+
+    def __getattr__(self, name: str) -> list:
+        try:
+            return self.__dict__["columns"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def add(self, t: _Template) -> int:
+        for name, values in self.columns.items():
+            values.append(getattr(t, name))
+        self.descriptions.extend(t.descriptions)
+        return len(self) - 1
+
+    def extend(self, n: int, descriptions: list[str], **columns: object) -> None:
+        """Append `n` templates; a column given as a scalar is the same for all of them (default as _Template)."""
+        defaults = _Template(acct=0, product="")
+        for name, values in self.columns.items():
+            v = columns.get(name, getattr(defaults, name))
+            values.extend(v if isinstance(v, list) else [v] * n)
+        self.descriptions.extend(descriptions)
 
 
 @dataclass
@@ -547,6 +1338,7 @@ class _PayerGenerator:
         period_start: date,
         days: int,
         accounts: int,
+        shape: str,
         budget: int,
         seed: int,
         redeliver: bool,
@@ -557,6 +1349,7 @@ class _PayerGenerator:
         progress: Callable[[str], None],
     ) -> None:
         self.out = out
+        self.realistic = shape == "realistic"
         self.payer = payer
         self.fmt = fmt
         self.period_start = period_start
@@ -589,6 +1382,7 @@ class _PayerGenerator:
             accounts,
             budget,
             rows_per_file,
+            *(["realistic"] if self.realistic else []),
         )
         self.invoice_id = (
             str(
@@ -603,8 +1397,9 @@ class _PayerGenerator:
         self.struct_rng = np.random.default_rng(np.random.SeedSequence([*base, 1]))
         self.amount_rng = np.random.default_rng(np.random.SeedSequence([*base, 2, int(redeliver)]))
 
-        self.n_products = len(_USAGE_PRODUCTS)
-        self.product_index = {p: k for k, p in enumerate(_USAGE_PRODUCTS)}
+        self.usage_products = _R_USAGE_PRODUCTS if self.realistic else _USAGE_PRODUCTS
+        self.n_products = len(self.usage_products)
+        self.product_index = {p: k for k, p in enumerate(self.usage_products)}
         self._plan_rows()
         self._build_catalogue()
         self._build_vocabularies()
@@ -621,34 +1416,49 @@ class _PayerGenerator:
         self.unblended_units = 0
         self.amortized_units = 0
         self.next_million = 1_000_000
+        self.merge_batches = self.realistic  # the small shape keeps its tables (and bytes) as they were
+        self.batches: list[dict] = []
+        self.batch_rows = 0
 
     # ---- row planning ---------------------------------------------------------------------
 
-    def _plan_rows(self) -> None:
+    def _plan_rows(self, keys: int | None = None, anchor_accounts: Sequence[int] | None = None) -> None:
+        """Rows per kind and day. `keys`: (account, product) pairs with usage (default: every one);
+        `anchor_accounts`: accounts using each of _ANCHOR_PRODUCTS (default: every account)."""
         a, p, d = self.n_accounts, self.n_products, self.days
-        n_disc_keys = p + 3  # EDP on every product, the three other discounts on one product each
+        keys = a * p if keys is None else keys
+        others = [a] * len(_ANCHOR_PRODUCTS) if anchor_accounts is None else list(anchor_accounts)
+        # EDP on every product, the three other discounts on one product each; tax per key, credit per account
         fixed = _FIXED_ROWS + 2 * d  # + one recurring fee per plan and day
         allowance = max(0.0, _DERIVED_SHARE * self.budget - fixed)
-        daily_full = n_disc_keys * a * d + a * p + a
-        monthly_full = n_disc_keys * a + a * p + a
+        daily_full = (keys + sum(others)) * d + keys + a
+        monthly_full = keys + sum(others) + keys + a
         if daily_full <= allowance:
             self.discount_daily = True
-            self.caps = {"edp": a * p, "other": a, "tax": a * p, "credit": a}
+            self.caps = {"edp": keys, "other": a, "tax": keys, "credit": a}
             derived = daily_full
         else:
             self.discount_daily = False
             f = min(1.0, allowance / monthly_full)
             self.caps = {
-                "edp": max(1, int(a * p * f)),
+                "edp": max(1, int(keys * f)),
                 "other": max(1, int(a * f)),
-                "tax": max(1, int(a * p * f)),
+                "tax": max(1, int(keys * f)),
                 "credit": max(1, int(a * f)),
             }
-            derived = self.caps["edp"] + 3 * self.caps["other"] + self.caps["tax"] + self.caps["credit"]
-        bulk = max(_MIN_BULK, self.budget - fixed - derived)
-        n_cov = max(1, round(_SP_COVERED_SHARE * bulk))
-        n_du = max(1, round(_DISCOUNTED_SHARE * bulk))
-        n_usage = max(0, bulk - 2 * n_cov - n_du - len(_ANCHOR_PRODUCTS))  # + the anchor lines on day 1
+            derived = (
+                self.caps["edp"]
+                + sum(min(self.caps["other"], n) for n in others)
+                + self.caps["tax"]
+                + self.caps["credit"]
+            )
+        # day 1 has a usage line of each anchor product (and, realistic, of each linked account)
+        self.n_anchors = len(_ANCHOR_PRODUCTS) + (a if self.realistic else 0)
+        bulk = max(3 + self.n_anchors, self.budget - fixed - derived)  # + covered, negation, discounted
+        shared = bulk - (a if self.realistic else 0)  # what the shares apply to
+        n_cov = max(1, round(_SP_COVERED_SHARE * shared))
+        n_du = max(1, round(_DISCOUNTED_SHARE * shared))
+        n_usage = max(0, bulk - 2 * n_cov - n_du - self.n_anchors)
         first = self.period_start
         day_w = np.array(
             [0.75 if (first + timedelta(days=i)).weekday() >= 5 else 1.0 for i in range(d)], dtype=np.float64
@@ -689,68 +1499,37 @@ class _PayerGenerator:
         return ""
 
     def _build_catalogue(self) -> None:
-        rng = self.struct_rng
-        t: list[_Template] = []
-        region_w = np.array([r[4] for r in _REGIONS])
-        region_w = region_w / region_w.sum()
-        acct_w = rng.lognormal(0.0, 0.6, size=self.n_accounts)
-        r = self.resources_per_kind
-        for j in range(1, self.n_accounts + 1):
-            acct = self.accounts[j]
-            for kind in _KINDS:
-                for n in range(r):
-                    if n == 0 and kind.usage_type in ("BoxUsage:m5.large", "BoxUsage:c5.xlarge"):
-                        reg = 0  # RI-coverable usage exists in us-east-1 for every account
-                    else:
-                        reg = int(rng.choice(len(_REGIONS), p=region_w))
-                    code, prefix, location, mult, _w = _REGIONS[reg]
-                    usage_type = prefix + kind.usage_type
-                    rate = round(kind.rate * mult, 10)
-                    sp_rate = round(rate * (1 - kind.sp_discount), 10) if kind.sp_discount else 0.0
-                    sku = self._hex(16).upper()
-                    team = _TEAMS[int(rng.integers(len(_TEAMS)))] if rng.random() > 0.25 else ""
-                    project = _PROJECTS[int(rng.integers(len(_PROJECTS)))] if rng.random() > 0.35 else ""
-                    what = kind.instance_type or kind.usage_type
-                    t.append(
-                        _Template(
-                            acct=j,
-                            product=kind.product,
-                            usage_type=usage_type,
-                            operation=kind.operation,
-                            region=code,
-                            location=location,
-                            resource_id=self._resource_id(kind.resource, code, acct, n + 1),
-                            unit=kind.unit,
-                            instance_type=kind.instance_type,
-                            family=kind.family,
-                            team=team,
-                            project=project,
-                            descriptions=(
-                                f"${rate:g} per {kind.unit} for {usage_type} in {location}",
-                                f"{what} usage covered by Compute Savings Plans in {location}",
-                                f"SavingsPlanNegation used by AccountId : {acct} and UsageSku : {sku}",
-                                f"{what} reserved instance applied",
-                            ),
-                            rate=rate,
-                            sp_rate=sp_rate,
-                            lo=kind.lo,
-                            hi=kind.hi,
-                            weight=kind.weight * acct_w[j - 1] * float(rng.lognormal(0.0, 0.7)),
-                            kind=kind,
-                        )
-                    )
-        n_usage_templates = len(t)
-        weights = np.array([x.weight for x in t])
+        cat = _Catalogue()
+        if self.realistic:
+            self._realistic_usage(cat)
+            # plan again with the (account, product) pairs actually in use: fewer discount, tax and credit rows
+            key = np.unique(np.array(cat.acct) * self.n_products + [self.product_index[x] for x in cat.product])
+            self._plan_rows(
+                keys=len(key),
+                anchor_accounts=[int(np.sum(key % self.n_products == self.product_index[x])) for x in _ANCHOR_PRODUCTS],
+            )
+        else:
+            self._small_usage(cat)
+        n_usage_templates = len(cat)
+        weights = np.array(cat.weight)
+        products = cat.product
         self.usage_ids = np.arange(n_usage_templates, dtype=np.int32)
         self.usage_p = weights / weights.sum()
+        # realistic: an anchor line must cost something (the product's discount is a share of it)
+        costly = [not self.realistic or rate * lo >= 0.001 for rate, lo in zip(cat.rate, cat.lo, strict=False)]
         self.anchor_ids = np.array(
             [
-                max((k for k, x in enumerate(t) if x.product == code), key=lambda k: weights[k])
+                max(
+                    (k for k in range(n_usage_templates) if products[k] == code and costly[k]), key=lambda k: weights[k]
+                )
                 for code in _ANCHOR_PRODUCTS
             ],
             dtype=np.int32,
         )
-        sp_ids = np.array([k for k, x in enumerate(t) if x.sp_rate > 0], dtype=np.int32)
+        if self.realistic:
+            self.anchor_ids = np.concatenate([self.anchor_ids, self.account_anchor_ids]).astype(np.int32)
+        t_lo, t_hi, t_sp_rate = np.array(cat.lo), np.array(cat.hi), np.array(cat.sp_rate)
+        sp_ids = np.flatnonzero(t_sp_rate > 0).astype(np.int32)
         self.sp_ids = sp_ids
         self.sp_p = weights[sp_ids] / weights[sp_ids].sum()
 
@@ -760,9 +1539,7 @@ class _PayerGenerator:
             _SavingsPlan(self._sp_arn(0, 1), 1, "ComputeSP:1yrNoUpfront", upfront=False),
             _SavingsPlan(self._sp_arn(1, min(2, a)), min(2, a), "ComputeSP:1yrPartialUpfront", upfront=True),
         ]
-        lo = np.array([t[k].lo for k in sp_ids])
-        hi = np.array([t[k].hi for k in sp_ids])
-        sp_rate = np.array([t[k].sp_rate for k in sp_ids])
+        lo, hi, sp_rate = t_lo[sp_ids], t_hi[sp_ids], t_sp_rate[sp_ids]
         mean_eff = float(((lo + hi) / 2 * sp_rate) @ self.sp_p) * UNITS
         max_eff = int(np.ceil(float((hi * sp_rate).max()) * UNITS)) + 1
         # commitment sized to the busiest (week)day: weekdays use ~all of it, weekends ~75 %
@@ -771,22 +1548,25 @@ class _PayerGenerator:
             plan.commitment = max(int(round(mean_eff * per_day, -3)), max_eff)
             plan.upfront_part = plan.commitment // 2 if plan.upfront else 0
 
-        # Reserved instances (EC2, us-east-1), shared across the payer; owners: first and last account.
+        # Reserved instances (EC2 Linux, us-east-1), shared across the payer; owners: first and last account.
         self.ris = [
             _Reservation(self._ri_arn(0, 1), 1, "m5.large", 0.096, 0.03, 0.028, purchased=True),
             _Reservation(self._ri_arn(1, a), a, "c5.xlarge", 0.17, 0.0, 0.107, purchased=False),
         ]
+        region, itype, operation = cat.region, cat.instance_type, cat.operation
         for k, ri in enumerate(self.ris):
             ri.templates = np.array(
-                [i for i, x in enumerate(t) if x.region == "us-east-1" and x.instance_type == ri.instance_type],
+                [
+                    i
+                    for i in range(n_usage_templates)
+                    if region[i] == "us-east-1" and itype[i] == ri.instance_type and operation[i] == "RunInstances"
+                ],
                 dtype=np.int32,
             )
             per_day = int(self.n_du.max()) * _RI_WEIGHTS[k]
             ri.instances = max(1, round(per_day * 12.5 / 24))
 
-        def add(tmpl: _Template) -> int:
-            t.append(tmpl)
-            return len(t) - 1
+        add = cat.add
 
         def same4(text: str) -> tuple[str, str, str, str]:
             return (text, text, text, text)
@@ -875,36 +1655,251 @@ class _PayerGenerator:
                 descriptions=same4("Refund for service interruption (AmazonEC2)"),
             )
         )
+        # discounts, tax and credits per (account, product); the realistic shape only for products in use
         n_keys = len(self.accounts) * self.n_products
+        used = np.ones(n_keys, dtype=bool)
+        if self.realistic:
+            used[:] = False
+            acct = np.array(cat.acct[:n_usage_templates], dtype=np.int64)
+            used[acct * self.n_products + np.array([self.product_index[x] for x in products[:n_usage_templates]])] = (
+                True
+            )
+        in_use = [
+            (j * self.n_products + p, j, code)
+            for j in range(1, len(self.accounts))
+            for p, code in enumerate(self.usage_products)
+            if used[j * self.n_products + p]
+        ]
         self.discount_templates = {}
         for lit, product, _rate, text, _key in _DISCOUNTS:
             ids = np.full(n_keys, -1, dtype=np.int32)
-            for j in range(1, len(self.accounts)):
-                for p, code in enumerate(_USAGE_PRODUCTS):
-                    if product is None or product == code:
-                        ids[j * self.n_products + p] = add(_Template(acct=j, product=code, descriptions=same4(text)))
+            keys = [x for x in in_use if product is None or product == x[2]]
+            ids[[key for key, _j, _code in keys]] = np.arange(len(cat), len(cat) + len(keys))
+            cat.extend(
+                len(keys),
+                [text] * (4 * len(keys)),
+                acct=[j for _key, j, _code in keys],
+                product=[code for _key, _j, code in keys],
+            )
             self.discount_templates[lit] = ids
+        # tax and credit templates alternate: (key 1 tax, key 1 credit, key 2 tax ...)
         self.tax_templates = np.full(n_keys, -1, dtype=np.int32)
         self.credit_templates = np.full(n_keys, -1, dtype=np.int32)
-        for j in range(1, len(self.accounts)):
-            for p, code in enumerate(_USAGE_PRODUCTS):
-                key = j * self.n_products + p
-                self.tax_templates[key] = add(
-                    _Template(
-                        acct=j, product=code, usage_type="Tax", descriptions=same4(f"Tax for product code {code}")
-                    )
-                )
-                self.credit_templates[key] = add(
-                    _Template(acct=j, product=code, descriptions=same4("AWS Promotional Credit"))
-                )
-        self.templates = t
+        at = np.array([key for key, _j, _code in in_use], dtype=np.int64)
+        self.tax_templates[at] = np.arange(len(cat), len(cat) + 2 * len(in_use), 2)
+        self.credit_templates[at] = np.arange(len(cat) + 1, len(cat) + 2 * len(in_use), 2)
+        cat.extend(
+            2 * len(in_use),
+            [text for _key, _j, code in in_use for text in [f"Tax for product code {code}"] * 4 + [_CREDIT_TEXT] * 4],
+            acct=[j for _key, j, _code in in_use for _ in (0, 1)],
+            product=[code for _key, _j, code in in_use for _ in (0, 1)],
+            usage_type=["Tax", ""] * len(in_use),
+        )
+        self.cat = cat
 
-        self.t_acct = np.array([x.acct for x in t], dtype=np.int64)
-        self.t_product = np.array([self.product_index.get(x.product, -1) for x in t], dtype=np.int64)
-        self.t_rate = np.array([x.rate for x in t])
-        self.t_sp_rate = np.array([x.sp_rate for x in t])
-        self.t_lo = np.array([x.lo for x in t])
-        self.t_span = np.array([x.hi - x.lo for x in t])
+        self.t_acct = np.array(cat.acct, dtype=np.int64)
+        self.t_product = np.array([self.product_index.get(x, -1) for x in cat.product], dtype=np.int64)
+        self.t_rate = np.array(cat.rate)
+        self.t_sp_rate = np.array(cat.sp_rate)
+        self.t_lo = np.array(cat.lo)
+        self.t_span = np.array(cat.hi) - self.t_lo
+        # realistic: usage lines name one of the resources pool_resources[res_start : res_start + res_count]
+        self.t_res_start = np.zeros(len(cat), dtype=np.int64)
+        self.t_res_count = np.zeros(len(cat), dtype=np.int64)
+        if self.realistic:
+            self.t_res_start[:n_usage_templates] = self.slot_res_start + len(cat)
+            self.t_res_count[:n_usage_templates] = self.slot_res_count
+
+    def _small_usage(self, cat: _Catalogue) -> None:
+        """Usage templates of the small shape: every account x kind x `resources_per_kind` resources."""
+        rng = self.struct_rng
+        region_w = np.array([r[4] for r in _REGIONS])
+        region_w = region_w / region_w.sum()
+        acct_w = rng.lognormal(0.0, 0.6, size=self.n_accounts)
+        r = self.resources_per_kind
+        for j in range(1, self.n_accounts + 1):
+            acct = self.accounts[j]
+            for kind in _KINDS:
+                for n in range(r):
+                    if n == 0 and kind.usage_type in ("BoxUsage:m5.large", "BoxUsage:c5.xlarge"):
+                        reg = 0  # RI-coverable usage exists in us-east-1 for every account
+                    else:
+                        reg = int(rng.choice(len(_REGIONS), p=region_w))
+                    code, prefix, location, mult, _w = _REGIONS[reg]
+                    usage_type = prefix + kind.usage_type
+                    rate = round(kind.rate * mult, 10)
+                    sp_rate = round(rate * (1 - kind.sp_discount), 10) if kind.sp_discount else 0.0
+                    sku = self._hex(16).upper()
+                    team = _TEAMS[int(rng.integers(len(_TEAMS)))] if rng.random() > 0.25 else ""
+                    project = _PROJECTS[int(rng.integers(len(_PROJECTS)))] if rng.random() > 0.35 else ""
+                    what = kind.instance_type or kind.usage_type
+                    cat.add(
+                        _Template(
+                            acct=j,
+                            product=kind.product,
+                            usage_type=usage_type,
+                            operation=kind.operation,
+                            region=code,
+                            location=location,
+                            resource_id=self._resource_id(kind.resource, code, acct, n + 1),
+                            unit=kind.unit,
+                            instance_type=kind.instance_type,
+                            family=kind.family,
+                            team=team,
+                            project=project,
+                            descriptions=(
+                                f"${rate:g} per {kind.unit} for {usage_type} in {location}",
+                                f"{what} usage covered by Compute Savings Plans in {location}",
+                                f"SavingsPlanNegation used by AccountId : {acct} and UsageSku : {sku}",
+                                f"{what} reserved instance applied",
+                            ),
+                            rate=rate,
+                            sp_rate=sp_rate,
+                            lo=kind.lo,
+                            hi=kind.hi,
+                            weight=kind.weight * acct_w[j - 1] * float(rng.lognormal(0.0, 0.7)),
+                        )
+                    )
+
+    def _realistic_usage(self, cat: _Catalogue) -> None:
+        """Usage templates ("slots") of the realistic shape: each account's own mix of (usage kind, region).
+
+        An account's lines are lognormal (a few large accounts); its slots are drawn without replacement from
+        every (kind, region), weighted by the kind, the account's liking of the product and its regions (a
+        Dirichlet mix: mostly one or two); their number grows with the account's lines. Resources are pools per
+        (account, region, resource kind), one resource per _R_LINES_PER_RESOURCE expected lines a day.
+        """
+        rng = self.struct_rng
+        pairs = _realistic_pairs()
+        n_regions = len(_R_REGIONS)
+        a = self.n_accounts
+        acct_w = rng.lognormal(0.0, _R_ACCOUNT_SIGMA, size=a)
+        acct_w /= acct_w.sum()
+        lines = (int(self.n_usage.sum()) + self.n_cov_total + self.n_du_total) / self.days * acct_w  # a day
+        n_slots = np.clip(np.rint(lines / _R_LINES_PER_SLOT), _R_MIN_SLOTS, _R_MAX_SLOTS).astype(np.int64)
+        region_w = np.array([r[4] for r in _R_REGIONS])
+        rho = rng.dirichlet(_R_REGION_CONCENTRATION * region_w / region_w.sum(), size=a)
+        rho = np.hstack([rho, np.ones((a, 1))])  # global services
+        theta = rng.lognormal(0.0, _R_PRODUCT_SIGMA, size=(a, self.n_products))
+        ri_pairs = [pairs.find("AmazonEC2", f"BoxUsage:{x}", "RunInstances", 0) for x in ("m5.large", "c5.xlarge")]
+        anchor_pairs = [
+            pairs.find("AmazonS3", "TimedStorage-ByteHrs", "StandardStorage", 0),
+            pairs.find("AWSDataTransfer", "DataTransfer-Out-Bytes", "RunInstances", 0),
+        ]
+        chosen_pairs, chosen_share = [], []
+        for j in range(a):
+            # RI-coverable usage in every third account and the RI owners; S3 and data transfer in account 1
+            # (all in us-east-1, region 0)
+            forced = (ri_pairs if j % 3 == 0 or j == a - 1 else []) + (anchor_pairs if j == 0 else [])
+            # the account's regions: those with 1/1000 of its main region's weight or more, and global services
+            regions = np.flatnonzero(rho[j, :n_regions] >= rho[j, :n_regions].max() * 1e-3).tolist()
+            if forced and regions[0] != 0:
+                regions.insert(0, 0)
+            cand = np.concatenate([pairs.by_region[r] for r in [*regions, n_regions]])
+            w = pairs.weight[cand] * theta[j, pairs.product[cand]] * rho[j, pairs.region[cand]]
+            with np.errstate(divide="ignore"):
+                keys = rng.standard_exponential(len(cand)) / w  # the k smallest: weighted, without replacement
+            if forced:
+                at = np.searchsorted(pairs.by_region[0], forced)  # region 0 comes first in cand
+                w[at] = np.maximum(w[at], w.max() * 1e-3)
+                keys[at] = -1.0
+            k = min(int(n_slots[j]), int(np.count_nonzero(w > 0)))
+            sel = np.argpartition(keys, k - 1)[:k] if k < len(cand) else np.flatnonzero(w > 0)
+            sel = sel[np.argsort(cand[sel])]
+            share = w[sel] ** _R_WEIGHT_POWER
+            chosen_pairs.append(cand[sel])
+            chosen_share.append(share / share.sum())
+        slot_acct = np.repeat(np.arange(1, a + 1), [len(x) for x in chosen_pairs])
+        sp = np.concatenate(chosen_pairs)
+        share = np.concatenate(chosen_share)  # of the account's lines
+        n = len(sp)
+        weight = acct_w[slot_acct - 1] * share * rng.lognormal(0.0, 0.3, size=n)
+        # one anchor line on day 1 per account: its heaviest slot
+        order = np.lexsort((-weight, slot_acct))
+        _accts, first = np.unique(slot_acct[order], return_index=True)
+        self.account_anchor_ids = order[first].astype(np.int32)
+
+        # resource pools: (account, region, resource kind), sized by the busiest of its slots
+        res_kind = pairs.resource[sp]
+        has = res_kind >= 0
+        n_kinds = len(_R_RESOURCE_KINDS)
+        per_day = lines[slot_acct - 1] * share
+        n_res = np.maximum(1, np.rint(per_day / _R_LINES_PER_RESOURCE)).astype(np.int64)
+        key = (slot_acct * (n_regions + 1) + pairs.region[sp]) * n_kinds + res_kind
+        pools, inv = np.unique(key[has], return_inverse=True)
+        pool_size = np.zeros(len(pools), dtype=np.int64)
+        np.maximum.at(pool_size, inv, n_res[has])
+        pool_start = np.concatenate([[0], np.cumsum(pool_size)[:-1]])
+        self.slot_res_start = np.zeros(n, dtype=np.int64)
+        self.slot_res_count = np.zeros(n, dtype=np.int64)
+        self.slot_res_start[has] = pool_start[inv]
+        self.slot_res_count[has] = n_res[has]
+        self.pool_resources = self._pool_resources(pools, pool_size, pool_start)
+
+        team = rng.integers(len(_TEAMS), size=n)
+        team_on = rng.random(n) > 0.25
+        project = rng.integers(len(_PROJECTS), size=n)
+        project_on = rng.random(n) > 0.35
+        accts = self.accounts
+        spl = sp.tolist()
+        descriptions = []
+        for p, j in zip(spl, slot_acct.tolist(), strict=True):
+            usage, covered, applied = pairs.descriptions[p]
+            negation = f"SavingsPlanNegation used by AccountId : {accts[j]} and UsageSku : {pairs.sku[p]}"
+            descriptions += (usage, covered, negation, applied)
+        cat.extend(
+            n,
+            descriptions,
+            acct=slot_acct.tolist(),
+            product=[pairs.product_code[p] for p in spl],
+            usage_type=[pairs.usage_type[p] for p in spl],
+            operation=[pairs.operation[p] for p in spl],
+            region=[pairs.region_code[p] for p in spl],
+            location=[pairs.location[p] for p in spl],
+            unit=[pairs.unit[p] for p in spl],
+            instance_type=[pairs.instance_type[p] for p in spl],
+            family=[pairs.family[p] for p in spl],
+            team=[_TEAMS[x] if on else "" for x, on in zip(team.tolist(), team_on.tolist(), strict=True)],
+            project=[_PROJECTS[x] if on else "" for x, on in zip(project.tolist(), project_on.tolist(), strict=True)],
+            rate=pairs.rate[sp].tolist(),
+            sp_rate=pairs.sp_rate[sp].tolist(),
+            lo=pairs.lo[sp].tolist(),
+            hi=pairs.hi[sp].tolist(),
+            weight=weight.tolist(),
+        )
+
+    def _pool_resources(self, pools: np.ndarray, size: np.ndarray, start: np.ndarray) -> list[str]:
+        """The resource ids of the pools (keys (account * (regions + 1) + region) * resource kinds + kind)."""
+        rng = self.struct_rng
+        n_regions, n_kinds = len(_R_REGIONS), len(_R_RESOURCE_KINDS)
+        total = int(size.sum())
+        pool = np.repeat(np.arange(len(pools)), size)
+        number = (np.arange(total) - start[pool] + 1).tolist()
+        kind = (pools % n_kinds)[pool].tolist()
+        region = (pools // n_kinds % (n_regions + 1))[pool].tolist()
+        acct = (pools // n_kinds // (n_regions + 1))[pool].tolist()
+        word = rng.integers(len(_R_WORDS), size=len(pools))[pool].tolist()
+        hex_hi = rng.integers(16, size=total).tolist()
+        hex_lo = rng.integers(0, 2**64, size=total, dtype=np.uint64).tolist()
+        codes = [r[0] for r in _R_REGIONS] + [""]
+        patterns = [_R_RESOURCES[k] for k in _R_RESOURCE_KINDS]
+        accounts = self.accounts
+        out = []
+        for k, r, j, w, m, h, x in zip(kind, region, acct, word, number, hex_hi, hex_lo, strict=True):
+            hx = f"{h:x}{x:016x}"
+            out.append(
+                patterns[k].format(region=codes[r], acct=accounts[j], word=_R_WORDS[w], n=m, hex=hx, HEX=hx.upper())
+            )
+        return out
+
+    def _resources(self, tids: np.ndarray) -> np.ndarray | None:
+        """Realistic shape: the resource (index into the resource vocabulary) of each usage row; else None."""
+        if not self.realistic:
+            return None
+        count = self.t_res_count[tids]
+        u = self.struct_rng.random(len(tids))
+        offset = (count * u * u).astype(np.int64)  # a long tail: low numbers are the busy resources
+        return np.where(count > 0, self.t_res_start[tids] + offset, tids)
 
     def _sp_arn(self, k: int, owner: int) -> str:
         return f"arn:aws:savingsplans::{self.accounts[owner]}:savingsplan/{_uuid('sp', self.seed, self.payer_id, k)}"
@@ -916,47 +1911,54 @@ class _PayerGenerator:
     # ---- Arrow vocabularies --------------------------------------------------------------
 
     def _build_vocabularies(self) -> None:
-        t = self.templates
+        t = self.cat
         cur2 = self.fmt == cols.CUR2
 
         def strings(values: Sequence[str]) -> pa.Array:
             return pa.array([(v if v else None) for v in values] if cur2 else list(values), pa.string())
 
         self.v = {
-            "line_item_usage_account_id": pa.array([self.accounts[x.acct] for x in t], pa.string()),
-            "line_item_product_code": pa.array([x.product for x in t], pa.string()),
-            "line_item_usage_type": strings([x.usage_type for x in t]),
-            "line_item_operation": strings([x.operation for x in t]),
-            "line_item_resource_id": strings([x.resource_id for x in t]),
-            "pricing_unit": strings([x.unit for x in t]),
-            "product_servicecode": pa.array([x.product for x in t], pa.string()),
-            "product_product_family": strings([x.family for x in t]),
-            "product_instance_type": strings([x.instance_type for x in t]),
-            "bill_bill_type": pa.array([x.bill_type for x in t], pa.string()),
-            cols.REGION_COLUMN[self.fmt]: strings([x.region for x in t]),
+            "line_item_usage_account_id": pa.array([self.accounts[a] for a in t.acct], pa.string()),
+            "line_item_product_code": pa.array(t.product, pa.string()),
+            "line_item_usage_type": strings(t.usage_type),
+            "line_item_operation": strings(t.operation),
+            "pricing_unit": strings(t.unit),
+            "product_servicecode": pa.array(t.product, pa.string()),
+            "product_product_family": strings(t.family),
+            "product_instance_type": strings(t.instance_type),
+            "bill_bill_type": pa.array(t.bill_type, pa.string()),
+            cols.REGION_COLUMN[self.fmt]: strings(t.region),
         }
-        self.v_desc = pa.array([d for x in t for d in x.descriptions], pa.string())
-        names = dict(_PRODUCTS)
+        # index < len(t): the template's own resource; realistic: then the pools' resources
+        self.v_resource = strings(t.resource_id + (self.pool_resources if self.realistic else []))
+        self.v_desc = pa.array(t.descriptions, pa.string())
+        names = dict(_R_PRODUCTS)
         names[_SP_PRODUCT[0]] = _SP_PRODUCT[1]
         names[_SUPPORT_PRODUCT[0]] = _SUPPORT_PRODUCT[1]
         if cur2:
             self.v["line_item_usage_account_name"] = pa.array(
-                [("Payer" if x.acct == 0 else "Linked account") + f" {self.payer}-{x.acct}" for x in t], pa.string()
+                [("Payer" if a == 0 else "Linked account") + f" {self.payer}-{a}" for a in t.acct], pa.string()
             )
             self.v["product"] = _map_array(
-                [{"product_name": names[x.product], **({"location": x.location} if x.location else {})} for x in t]
+                [
+                    {"product_name": names[p], **({"location": loc} if loc else {})}
+                    for p, loc in zip(t.product, t.location, strict=True)
+                ]
             )
-            tags = [{k: v for k, v in (("user:team", x.team), ("user:project", x.project)) if v} for x in t]
+            tags = [
+                {k: v for k, v in (("user:team", team), ("user:project", project)) if v}
+                for team, project in zip(t.team, t.project, strict=True)
+            ]
             self.v["resource_tags"] = _map_array(tags)
             self.v["tags"] = _map_array(tags)
             self.v["cost_category"] = _map_array(
-                [{} if x.acct == 0 else {"environment": "production" if x.acct % 2 else "development"} for x in t]
+                [{} if a == 0 else {"environment": "production" if a % 2 else "development"} for a in t.acct]
             )
         else:
-            self.v["product_product_name"] = pa.array([names[x.product] for x in t], pa.string())
-            self.v["product_location"] = pa.array([x.location for x in t], pa.string())
-            self.v["resource_tags_user_team"] = pa.array([x.team for x in t], pa.string())
-            self.v["resource_tags_user_project"] = pa.array([x.project for x in t], pa.string())
+            self.v["product_product_name"] = pa.array([names[p] for p in t.product], pa.string())
+            self.v["product_location"] = pa.array(t.location, pa.string())
+            self.v["resource_tags_user_team"] = pa.array(t.team, pa.string())
+            self.v["resource_tags_user_project"] = pa.array(t.project, pa.string())
 
         # time vocab: index d < days = day d; index days = the whole billing period
         start = datetime(self.period_start.year, self.period_start.month, 1, tzinfo=UTC)
@@ -997,13 +1999,18 @@ class _PayerGenerator:
             chunk_rows=self.chunk_rows,
             progress=self.progress,
         )
-        for d in range(self.days):
-            self._usage(d, int(self.n_usage[d]))
-            self._covered(d, int(self.n_cov[d]))
-            self._discounted(d, int(self.n_du[d]))
-            self._end_of_day(d)
-        self._end_of_month()
-        keys = self.sink.close()
+        try:
+            for d in range(self.days):
+                self._usage(d, int(self.n_usage[d]))
+                self._covered(d, int(self.n_cov[d]))
+                self._discounted(d, int(self.n_du[d]))
+                self._end_of_day(d)
+            self._end_of_month()
+            self._flush_batches()
+            keys = self.sink.close()
+        except BaseException:
+            self.sink.abort()
+            raise
         _remove_stale(self.out / part_key, {k.rsplit("/", 1)[1] for k in keys})
         m_key = manifest_key(self.payer_id, self.fmt, self.period_start)
         m_path = self.out / m_key
@@ -1048,13 +2055,24 @@ class _PayerGenerator:
             cost = _to_units(amount * rate)
             self._add_usage(self.t_acct[tids] * self.n_products + self.t_product[tids], cost)
             self._emit(
-                dict(t=tids, lit=np.full(k, USAGE), day=d, amount=amount, rate=rate, unbl=cost, pod_rate=rate, pod=cost)
+                dict(
+                    t=tids,
+                    lit=np.full(k, USAGE),
+                    day=d,
+                    amount=amount,
+                    rate=rate,
+                    unbl=cost,
+                    pod_rate=rate,
+                    pod=cost,
+                    res=self._resources(tids),
+                )
             )
 
     def _covered(self, d: int, n: int) -> None:
         for k in self._pieces(n, max(1, self.chunk_rows // 2)):
             tids = self.struct_rng.choice(self.sp_ids, size=k, p=self.sp_p)
             plan = self.struct_rng.choice(len(self.plans), size=k, p=_PLAN_WEIGHTS)
+            res = self._resources(tids)
             amount = self._draw_amounts(tids)
             rate, sp_rate = self.t_rate[tids], self.t_sp_rate[tids]
             pod = _to_units(amount * rate)
@@ -1083,6 +2101,7 @@ class _PayerGenerator:
                     sp=sp_idx,
                     sp_rate=np.where(ok, sp_rate, 0.0),
                     sp_eff=np.where(ok, eff, 0),
+                    res=res,
                 )
             )
             c = int(ok.sum())
@@ -1097,6 +2116,7 @@ class _PayerGenerator:
                         desc=np.full(c, 2),
                         sp=plan[ok],
                         sp_rate=sp_rate[ok],
+                        res=None if res is None else res[ok],
                     )
                 )
 
@@ -1107,6 +2127,7 @@ class _PayerGenerator:
             for r, res in enumerate(self.ris):
                 m = ri == r
                 tids[m] = self.struct_rng.choice(res.templates, size=int(m.sum()))
+            resource = self._resources(tids)
             hours = self.amount_rng.integers(1, 25, size=k).astype(np.float64)
             rate = self.t_rate[tids]
             pod = _to_units(hours * rate)
@@ -1141,6 +2162,7 @@ class _PayerGenerator:
                     ri_eff=amort_up + recurring,
                     ri_amort_usage=amort_up,
                     ri_recur_usage=recurring,
+                    res=resource,
                 )
             )
 
@@ -1279,11 +2301,43 @@ class _PayerGenerator:
         )
 
     # ---- rows -> Arrow -------------------------------------------------------------------
+    # A batch of rows is a dict of arrays: t (template), lit (line item type), day (int or array) and the
+    # figures of _table; a missing figure is 0 (sp, ri: -1; res: the template's own resource).
 
     def _emit(self, b: dict) -> None:
         n = len(b["t"])
         if n == 0:
             return
+        if not self.merge_batches:
+            self._write_rows(b, n)
+            return
+        self.batches.append(b)
+        self.batch_rows += n
+        if self.batch_rows >= self.chunk_rows:
+            self._flush_batches()
+
+    def _flush_batches(self) -> None:
+        """Write the buffered batches as one table (far fewer, larger tables when batches are small)."""
+        batches, n = self.batches, self.batch_rows
+        self.batches, self.batch_rows = [], 0
+        if len(batches) == 1:
+            self._write_rows(batches[0], n)
+        elif batches:
+            keys = {k for b in batches for k, v in b.items() if v is not None}
+            merged = {}
+            for key in keys:
+                parts = []
+                for b in batches:
+                    v, size = b.get(key), len(b["t"])
+                    if key == "day" or (v is None and key not in ("res", "sp", "ri")):
+                        v = np.full(size, 0.0 if key in _FLOAT_KEYS else 0 if v is None else v)
+                    elif v is None:
+                        v = np.asarray(b["t"], dtype=np.int64) if key == "res" else np.full(size, -1)
+                    parts.append(np.asarray(v))
+                merged[key] = np.concatenate(parts)
+            self._write_rows(merged, n)
+
+    def _write_rows(self, b: dict, n: int) -> None:
         table = self._table(b, n)
         self.row_counter += n
         self.sink.add(table)
@@ -1389,6 +2443,8 @@ class _PayerGenerator:
         }
         for name, vocab in self.v.items():
             c[name] = vocab.take(t)
+        res = b.get("res")
+        c["line_item_resource_id"] = self.v_resource.take(t if res is None else pa.array(res, pa.int64()))
         if cur2:
             c["discount"] = self._discount_map(lit, unbl)
         arrays = [c[f.name] for f in self.schema]
@@ -1531,6 +2587,15 @@ class _Sink:
         if self.writer is not None:
             self._close_file()
         return list(self.keys)
+
+    def abort(self) -> None:
+        """Stop after a failure: the file being written is closed and deleted."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+            self.tmp = None
 
 
 def _remove_stale(directory: Path, keep: set[str]) -> None:
