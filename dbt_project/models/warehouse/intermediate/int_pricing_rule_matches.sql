@@ -2,6 +2,9 @@
 -- usage date) of the assigned costs: the most specific matching rule in effect that day.
 -- Specificity: usage_type (5) > service (4) > account (3) > customer (2) > global (1),
 -- then the higher priority, then the smaller rule_id (deterministic).
+-- A table, not a view: the match is a non-equi join (null = any, like patterns, date ranges), and its
+-- data test and int_costs_priced would each compute it again (about 20 s apiece at 7M staged rows).
+{{ config(materialized='table') }}
 with
 
 costs as (
