@@ -11,6 +11,11 @@ STAMP := $(VENV)/.installed
 FOCUS_VENV := $(ROOT)/.venv-focus
 FOCUS_STAMP := $(FOCUS_VENV)/.installed
 FOCUS_REQUIREMENTS := "focus-validator==2.2.*" "numpy<2" "pyarrow<21"
+# focus-converter 1.0 (FinOps Foundation, CUR -> FOCUS, for bench-focus) pins pyarrow<15, pandas<3, polars 0.20 and
+# an old focus-validator (pandera 0.17: multimethod<1.11; typer 0.9: click<8.2): a Python 3.12 venv of its own
+FOCUS_CONVERTER_VENV := $(ROOT)/.venv-focus-converter
+FOCUS_CONVERTER_STAMP := $(FOCUS_CONVERTER_VENV)/.installed
+FOCUS_CONVERTER_REQUIREMENTS := "focus-converter==1.0.0" "multimethod<1.11" "click<8.2"
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -not -path 'dbt_project/target/*' 2>/dev/null)
 
@@ -28,7 +33,7 @@ DEMO_PERIOD ?= $(shell date -u -d "$$(date -u +%Y-%m-01) -1 month" +%Y-%m)
 CURRENT_PERIOD ?= $(shell date -u +%Y-%m)
 CURRENT_DAYS ?= $(shell expr $$(date -u +%d) - 1)
 
-.PHONY: help install focus-venv dbt-parse airflow-init demo demo-aws test test-fast lint bench bench-gate athena-scan airflow compose-env clean
+.PHONY: help install focus-venv dbt-parse airflow-init demo demo-aws test test-fast lint bench bench-airflow bench-focus bench-gate athena-scan airflow compose-env clean
 
 help:
 	@echo "make demo   - install, generate a sample CUR, run the daily load and the monthly close, print invoices"
@@ -38,6 +43,8 @@ help:
 	@echo "make focus-venv - the Python 3.12 tool venv (.venv-focus) with focus-validator 2.2"
 	@echo "make airflow - start airflow standalone with the billflow DAGs (UI on http://localhost:8080)"
 	@echo "make bench [ROWS=N] [SHAPE=realistic] - time a 10M-line month from the landing zone to the serving marts"
+	@echo "make bench-airflow [ROWS=N] [RUNS=N] - the same month as scheduled runs of the daily DAG (airflow standalone), trigger to finish"
+	@echo "make bench-focus - billflow's FOCUS export against focus-converter 1.0 on the same generated 1M-line CUR"
 	@echo "make bench-gate - time the staging gate on a generated 1M-row staged partition"
 	@echo "make athena-scan [ROWS=N] - the bytes staging a generated month on Athena would scan, and their price"
 	@echo "make compose-env - write .env for docker compose: a random value for every secret (never overwrites)"
@@ -73,6 +80,23 @@ $(FOCUS_STAMP):
 	@touch $(FOCUS_STAMP)
 
 focus-venv: $(FOCUS_STAMP)
+
+# the same Python 3.12 search as the focus-venv
+$(FOCUS_CONVERTER_STAMP):
+	@py=""; \
+	for c in python3.12 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.12*/bin/python3.12 /usr/bin/python3.12 /usr/local/bin/python3.12; do \
+		if "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then py="$$c"; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then echo "focus-converter venv: no working Python 3.12 found"; exit 1; fi; \
+	if [ -x $(BIN)/uv ]; then uv=$(BIN)/uv; elif command -v uv >/dev/null 2>&1; then uv=uv; else uv=""; fi; \
+	echo "focus-converter venv: $(FOCUS_CONVERTER_VENV) with $$py"; \
+	if [ -n "$$uv" ]; then \
+		$$uv venv --quiet --allow-existing --python "$$py" $(FOCUS_CONVERTER_VENV) \
+			&& $$uv pip install --quiet --compile-bytecode --python $(FOCUS_CONVERTER_VENV)/bin/python $(FOCUS_CONVERTER_REQUIREMENTS); \
+	else \
+		"$$py" -m venv $(FOCUS_CONVERTER_VENV) && $(FOCUS_CONVERTER_VENV)/bin/pip install -q $(FOCUS_CONVERTER_REQUIREMENTS); \
+	fi
+	@touch $(FOCUS_CONVERTER_STAMP)
 
 $(MANIFEST): $(STAMP) $(DBT_SOURCES) dbt_project/dbt_project.yml
 	cd dbt_project && $(BIN)/dbt parse --quiet --profiles-dir profiles/embedded --target warehouse
@@ -133,6 +157,19 @@ bench: $(STAMP) $(MANIFEST)
 
 athena-scan: $(STAMP)
 	$(PY) -m billflow_dev athena-scan --rows $(or $(ROWS),10000000)
+
+# the bench's month (shared in .bench) as triggered runs of cur_daily_load under airflow standalone, as `make airflow`
+# runs it, on a fresh metadata database: trigger to finish, the critical path, the slowest tasks. The first run loads
+# the month on a fresh start; the second (RUNS=2, the default) reloads it on warm processes, like a daily run
+# (tools/billflow_dev/airflow_bench.py)
+bench-airflow: $(STAMP) $(MANIFEST)
+	$(PY) -m billflow_dev bench-airflow --rows $(or $(ROWS),10000000) --shape $(or $(SHAPE),small) --runs $(or $(RUNS),2) \
+		--json .bench/bench-airflow.json
+
+# billflow's FOCUS export (the product's steps) against focus-converter 1.0 on the same generated 1M-line CUR file,
+# each in a fresh process, best of 2 runs; the file is generated once into .bench/focus (figures: bench-focus.json)
+bench-focus: $(STAMP) $(FOCUS_CONVERTER_STAMP)
+	$(PY) -m billflow_dev bench-focus --rows 1000000 --json .bench/focus/bench-focus.json
 
 bench-gate: $(STAMP)
 	$(PY) -m billflow_dev gate-bench --rows 1000000
