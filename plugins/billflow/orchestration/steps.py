@@ -494,7 +494,7 @@ def build_models(
     # Set for both builds and left alone otherwise: dbt re-parses the whole project when an environment
     # variable it read has changed since its last parse.
     suffix = candidate_schema_suffix(settings)
-    with _environment(**({"BILLFLOW_WAREHOUSE_SCHEMA_SUFFIX": suffix} if suffix else {})):
+    with environment_set(**({"BILLFLOW_WAREHOUSE_SCHEMA_SUFFIX": suffix} if suffix else {})):
         result = invoke_dbt(args)
     nodes = list(result.result) if result.result is not None and hasattr(result.result, "__iter__") else []
     for r in nodes:
@@ -527,7 +527,8 @@ class BuiltNode:
 
 
 @contextmanager
-def _environment(**values: str) -> Iterator[None]:
+def environment_set(**values: str) -> Iterator[None]:
+    """These environment variables set while the block runs, then as they were (unset where they were)."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
