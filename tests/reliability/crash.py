@@ -41,7 +41,7 @@ def arm(point: str) -> None:
     if point == "staging":  # the version's raw totals and cost file are written, its tags are not
         from billflow.engines.duckdb_engine import DuckDBEngine
 
-        DuckDBEngine.unload = after(DuckDBEngine.unload)
+        DuckDBEngine._copy = after(DuckDBEngine._copy)  # the first staged file written: the cost file
     elif point == "dbt":  # in the middle of the candidate warehouse's dbt build: after its fifth node
         import dbt.cli.main
 

@@ -60,13 +60,13 @@ HOLD_THE_LOCK = """
 import sys
 from billflow.engines.duckdb_engine import DuckDBEngine
 from tests.runs import load, loaded
-unload, paused = DuckDBEngine.unload, []
+write, paused = DuckDBEngine._copy, []
 def pause_once(self, *args):
     if not paused:
         paused.append(True)
         print("staging", flush=True)
         sys.stdin.readline()
-    return unload(self, *args)
-DuckDBEngine.unload = pause_once
+    return write(self, *args)
+DuckDBEngine._copy = pause_once  # before the first staged file is written
 assert loaded(load()) == ["111111111111 2026-09 assembly-2"]
 """
