@@ -1,20 +1,26 @@
-"""`python -m billflow_dev bench-airflow`: the bench's generated month as one scheduled run of cur_daily_load.
+"""`python -m billflow_dev bench-airflow`: the bench's generated month as scheduled runs of cur_daily_load.
 
 `make bench` runs the daily DAG in one process (`dag.test()`); this runs it the way `make airflow` does:
 `airflow standalone` (scheduler with the LocalExecutor, dag-processor, api-server, triggerer as
-subprocesses) on a fresh SQLite metadata database, with the pools of `make airflow-init`. It waits until the
-DAG is parsed, unpauses it, triggers one run through the api-server's REST API, polls until the run ends,
-then reads every task instance back through the API and reports:
+subprocesses) on a fresh SQLite metadata database and billflow home, with the pools of `make airflow-init`.
+It waits until the DAG is parsed, unpauses it, triggers a run through the api-server's REST API, polls until
+the run ends, reads every task instance back through the API (and two moments from each task's log), and
+reports:
 
 * trigger to finish: from the trigger request to the end of the last task;
-* the critical path (the chain of upstream tasks that ended last), each step split into the wait for the
-  scheduler (upstream done -> queued), the wait for a process (queued -> running) and the task itself, so
-  the trigger-to-finish figure is exactly the sum of the path's three columns;
-* idle time (no task running at all), queue-to-start gaps summed, task durations summed, the slowest tasks.
+* the critical path (from the task that ended last back through the upstream task that ended last), each
+  step split into scheduling (upstream done -> queued: the scheduler's loop, pool slots), dispatch
+  (queued -> started: a LocalExecutor worker forks the task process), start-up (started -> DAG parsed in
+  the task process), execute (the operator: the task's own imports and work) and finish (XCom, the state
+  call); the steps add up to the trigger-to-finish time;
+* idle time (no task running), queue-to-start gaps summed, task durations summed, the slowest tasks, and
+  the CPU the long-lived Airflow processes used meanwhile.
 
-Every subprocess started here is stopped on the way out (also on Ctrl-C or a failure). Airflow settings to
-try go in as `--setting AIRFLOW__SECTION__KEY=value` (inherited AIRFLOW__* variables are dropped so a figure
-depends on the command line only); `--tuned` adds the settings this bench found to cut the dead time.
+`--runs 2` triggers a second run on the same, now warm, processes (reloading the month: force_reload), like
+a daily run of a long-running Airflow; the first run after a start also pays the api-server's first
+Execution API call (seconds). Every subprocess started here is stopped on the way out (also on Ctrl-C or a
+failure). Airflow settings to try go in as `--setting AIRFLOW__SECTION__KEY=value` (inherited AIRFLOW__*
+variables are dropped, so a figure depends on the command line only); `--tuned` adds TUNED_SETTINGS.
 """
 
 from __future__ import annotations
@@ -44,11 +50,31 @@ POOLS = {  # as `make airflow-init` sets them
 }
 # a scheduled load would wait (poking every 10 minutes) when there is nothing to load; the bench must not
 RUN_CONF = {"wait_for_deliveries": False}
-# what `--tuned` sets (measured by this bench; README "Measured here")
+# what `--tuned` sets: Airflow settings `make airflow` could export too (measured with this bench, 10M lines)
+PRELOADED_MODULES = (  # imported once by the LocalExecutor's forkserver instead of by every task process
+    "airflow.executors.local_executor",
+    "airflow.sdk.execution_time.supervisor",
+    "airflow.sdk.execution_time.task_runner",
+    "airflow.dag_processing.dagbag",
+    "billflow.orchestration.tasks",
+    "billflow.orchestration.steps",
+    "great_expectations",  # ~3.4 s a gate task
+    "dbt.cli.main",  # with the adapter ~2.3 s a dbt build task
+    "dbt.adapters.duckdb",
+    "pandas",
+    "pyarrow",
+    "duckdb",
+)
 TUNED_SETTINGS = {
-    # the scheduler sleeps this long after a loop that scheduled nothing (default 1 s): a finished task is
-    # seen up to a second late, and every task of the daily load's chain waits for it
-    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.1",
+    # the scheduler sleeps this long after a loop that queued nothing (default 1 s): every task of the load's
+    # chain of 13 waits for that loop to see its upstream done (~0.8 s a step at 1 s, ~0.35 s at 0.25 s)
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+    # the worker notices its task process exited only at its next heartbeat wait (default 5 s): a task that
+    # ends skipped or failed is recorded up to 5 s late (publish_portal, which finish_load waits for)
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+    # workers from a forkserver that imported the heavy modules once (Airflow 3.3 [core] mp_forkserver_preload)
+    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(PRELOADED_MODULES),
 }
 DONE_STATES = {"success", "failed"}
 TASK_DONE_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
@@ -304,7 +330,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from billflow_dev.bench import SHAPES
 
     parser = subparsers.add_parser(
-        "bench-airflow", help="time the generated month as one scheduled run of the daily DAG (airflow standalone)"
+        "bench-airflow", help="time the generated month as scheduled runs of the daily DAG (airflow standalone)"
     )
     parser.add_argument("--rows", type=int, default=10_000_000, help="raw CUR lines to generate (default 10M)")
     parser.add_argument("--shape", choices=SHAPES, default="small", help="the generated month's shape, as for bench")
@@ -318,7 +344,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="AIRFLOW__SECTION__KEY=VALUE",
         help="an Airflow setting for every component (repeatable)",
     )
-    parser.add_argument("--tuned", action="store_true", help="add the settings that cut the scheduling dead time")
+    parser.add_argument(
+        "--tuned",
+        action="store_true",
+        help="add TUNED_SETTINGS: a shorter scheduler idle sleep and worker heartbeat wait, LocalExecutor workers "
+        "from a forkserver that preloads Great Expectations, dbt and billflow",
+    )
     parser.add_argument(
         "--preload",
         default="",
@@ -654,6 +685,9 @@ def run(args: argparse.Namespace) -> int:
     except BenchFailed as error:
         print(f"bench-airflow: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the Airflow processes are stopped by then
+        print("bench-airflow: interrupted; every Airflow process it started is stopped", file=sys.stderr)
+        return 130
 
 
 def _bench(args: argparse.Namespace, settings: dict[str, str]) -> int:
@@ -693,7 +727,7 @@ def _bench(args: argparse.Namespace, settings: dict[str, str]) -> int:
         for number in range(1, args.runs + 1):
             # the first run loads the new month; a later one loads it all again (force_reload) on warm processes
             conf = {**RUN_CONF, "force_reload": number > 1}
-            summary, records = _one_run(api, standalone, args, conf, upstream, airflow_home)
+            summary, records = _one_run(api, standalone, args, conf, upstream, airflow_home, number)
             summaries.append(summary)
             print(f"run {number} of {args.runs}: " + format_report(summary), file=sys.stderr)
             problem = _run_problem(summary, records, airflow_home)
@@ -781,16 +815,21 @@ def _one_run(
     conf: dict[str, Any],
     upstream: Mapping[str, Sequence[str]],
     airflow_home: Path,
+    number: int = 1,
 ) -> tuple[dict[str, Any], list[TaskRecord]]:
     """Trigger one run, wait for its end, and summarize its task instances."""
-    profiler = _start_profiler(standalone, args.profile) if args.profile else None
-    load = os.getloadavg()[0]
-    cpu_before = component_cpu(standalone.pid)
-    trigger = datetime.now(UTC)
-    dag_run = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
-    run_id = dag_run["dag_run_id"]
-    print(f"  triggered {run_id} (conf {json.dumps(conf)})", file=sys.stderr)
+    profile = args.profile
+    if profile is not None and args.runs > 1:  # a file per run
+        profile = profile.with_name(f"{profile.stem}-run{number}{profile.suffix}")
+    profiler = None
     try:
+        profiler = _start_profiler(standalone, profile) if profile is not None else None
+        load = os.getloadavg()[0]
+        cpu_before = component_cpu(standalone.pid)
+        trigger = datetime.now(UTC)
+        dag_run = api.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None, "conf": conf})
+        run_id = dag_run["dag_run_id"]
+        print(f"  triggered {run_id} (conf {json.dumps(conf)})", file=sys.stderr)
         dag_run = _wait_for_run(api, DAG_ID, run_id, args.timeout)
     finally:
         if profiler is not None:
