@@ -196,7 +196,9 @@ def _duckdb(threads: int | None = None):
 
 
 def _quoted(paths: Sequence[str]) -> str:
-    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+    from billflow.engines.sql import quote_literal
+
+    return "[" + ", ".join(quote_literal(path) for path in paths) + "]"
 
 
 def stage_floor_seconds(landing: Path, payer_ids: Sequence[str], scratch: Path) -> float:

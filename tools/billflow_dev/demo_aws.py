@@ -71,6 +71,8 @@ def aws_on_this_machine(home: Path, landing: Path) -> Iterator[None]:
     from billflow_dev.aws.postgres import free_port, postgres_cluster
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from billflow.orchestration.steps import environment_set
+
     with ExitStack() as stack:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
         server.start()
@@ -79,12 +81,12 @@ def aws_on_this_machine(home: Path, landing: Path) -> Iterator[None]:
         # a folder of its own under the system's temporary folder: as root, the cluster's owner (postgres) must
         # be able to reach it, which it cannot under a private home
         cluster = stack.enter_context(postgres_cluster(Path(tempfile.mkdtemp(prefix="billflow-demo-aws-pg-"))))
-        stack.enter_context(_environment(_aws_connection(endpoint)))
+        stack.enter_context(environment_set(**_aws_connection(endpoint)))
         _create_aws_resources(endpoint, landing)
         stack.enter_context(_doubles(endpoint, cluster))
         shim = _redshift_shim(cluster)
         stack.callback(shim.close)
-        stack.enter_context(_environment(_settings(home, cluster, shim)))
+        stack.enter_context(environment_set(**_settings(home, cluster, shim)))
         yield
 
 
@@ -224,9 +226,3 @@ def warehouse_and_serving_settings(cluster: Any, shim: Any, warehouse_db: str, s
         "BILLFLOW_PG_DBNAME": serving_db,
         "BILLFLOW_PG_SSLMODE": "disable",
     }
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    with mock.patch.dict(os.environ, values):
-        yield

@@ -65,5 +65,10 @@ def unload_each_inline(
     engine: QueryEngine, shared: str, name: str, outputs: Sequence[Output], files: Sequence[str]
 ) -> list[int]:
     """unload_each for an engine that keeps nothing between statements: each output inlines `shared`."""
-    relation = f"({shared}) as {name}"
+    relation = inline_relation(shared, name)
     return [engine.unload(render(relation), files, destination) for render, destination in outputs]
+
+
+def inline_relation(shared: str, name: str) -> str:
+    """`shared` as the relation `name` inside a single statement."""
+    return f"({shared}) as {name}"

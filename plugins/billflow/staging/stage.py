@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from billflow.engines.query import RAW_DELIVERY, QueryEngine
+from billflow.engines.query import RAW_DELIVERY, QueryEngine, inline_relation
 from billflow.engines.sql import quote_literal
 from billflow.formats.columns import athena_column_name
 from billflow.formats.manifest import Delivery
@@ -120,7 +120,7 @@ def render_fold_sql(raw_lines: str, tag_count: int = 0) -> str:
 
 def inline_fold(fold_sql: str) -> str:
     """The fold as a relation of a single statement (an engine that cannot keep it between statements)."""
-    return f"({fold_sql}) as {FOLDED}"
+    return inline_relation(fold_sql, FOLDED)
 
 
 def render_stage_sql(folded: str, delivery: Delivery) -> str:
